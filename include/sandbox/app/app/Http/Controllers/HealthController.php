@@ -1,0 +1,31 @@
+<?php
+
+namespace App\Http\Controllers;
+
+use Illuminate\Support\Facades\DB;
+use Throwable;
+
+class HealthController extends Controller
+{
+    public function show()
+    {
+        $checks = ['database' => $this->database()];
+        $ok = ! in_array(false, array_map(fn ($c) => $c === 'ok', $checks), true);
+
+        return response()->json(
+            ['status' => $ok ? 'ok' : 'error', 'version' => config('app.version')] + $checks,
+            $ok ? 200 : 503
+        );
+    }
+
+    private function database(): string
+    {
+        try {
+            DB::select('select 1');
+
+            return 'ok';
+        } catch (Throwable $e) {
+            return 'error';
+        }
+    }
+}

@@ -1,0 +1,3 @@
+<?php
+
+// Console commands of the application are registered in App\Console\Kernel.

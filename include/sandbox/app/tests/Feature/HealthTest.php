@@ -1,0 +1,27 @@
+<?php
+
+namespace Tests\Feature;
+
+use Illuminate\Foundation\Testing\RefreshDatabase;
+use Tests\TestCase;
+
+class HealthTest extends TestCase
+{
+    use RefreshDatabase;
+
+    public function test_health_reports_the_database_ok()
+    {
+        $this->getJson('/api/health')->assertOk()->assertJson(['status' => 'ok', 'database' => 'ok']);
+    }
+
+    public function test_version_is_the_version_file()
+    {
+        $expected = trim(file_get_contents(base_path('VERSION')));
+        $this->getJson('/api/version')->assertOk()->assertExactJson(['version' => $expected]);
+    }
+
+    public function test_home_page_names_the_version()
+    {
+        $this->get('/')->assertOk()->assertSee('ZenaManage');
+    }
+}

@@ -1,0 +1,371 @@
+#!/usr/bin/env bash
+# The sandbox target: ZenaManage's servers in miniature, on this machine's loopback.
+#
+#   build-1        sshd :2221                      the build host (builds releases in <root>/hosts/build-1/builds)
+#   staging-1      sshd :2222  nginx :8081         staging
+#   uat-1          sshd :2223  nginx :8082         UAT
+#   production-1   sshd :2224  nginx :8083         production, web host 1
+#   production-2   sshd :2225  nginx :8084         production, web host 2
+#   lb             nginx :8080 -> production-1, production-2   (what users of production hit)
+#   mariadb        :3407       databases zena_staging, zena_uat, zena_production
+#
+# Every host has its own sshd (key login as the non-root user "deploy", pinned
+# host key), nginx and php-fpm (run as "deploy", so the deploy user may reload
+# them), and a deploy path <root>/hosts/<host>/app holding shared/.env and
+# shared/storage. The Airflow connections for all of it are written to
+# <root>/airflow.env.
+#
+# usage: target.sh start|stop|reset|status|env
+#   start   install nothing, start what is not running (idempotent)
+#   stop    stop only the processes this script started (by their pid files)
+#   reset   stop, wipe every deploy path and database, start fresh
+#   status  one line per process: running or stopped
+#   env     print the path of the airflow.env file
+#
+# Needs root (it creates the deploy user and runs sshd). Root folder:
+# $SANDBOX_ROOT (default /var/tmp/zena-sandbox).
+set -euo pipefail
+
+ROOT=${SANDBOX_ROOT:-/var/tmp/zena-sandbox}
+USER_NAME=deploy
+DB_PORT=3407
+LB_PORT=8080
+HERE=$(cd "$(dirname "$0")" && pwd)
+
+# name ssh_port http_port environment
+HOSTS="build-1 2221 - build
+staging-1 2222 8081 staging
+uat-1 2223 8082 uat
+production-1 2224 8083 production
+production-2 2225 8084 production"
+
+log() { printf '%s\n' "$*" >&2; }
+die() { log "target.sh: $*"; exit 1; }
+
+as_deploy() { runuser -u "$USER_NAME" -- "$@"; }
+
+alive() {  # pidfile
+  [ -s "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null
+}
+
+wait_for() {  # description command...  (polls up to 30 s)
+  local what=$1; shift
+  local i
+  for i in $(seq 1 300); do
+    if "$@" >/dev/null 2>&1; then return 0; fi
+    sleep 0.1
+  done
+  die "$what did not become ready in 30 s"
+}
+
+port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+ensure_user() {
+  if ! id "$USER_NAME" >/dev/null 2>&1; then
+    useradd --create-home --shell /bin/bash "$USER_NAME"
+  fi
+  # A password field of "!" makes sshd (UsePAM no) refuse key logins; "*" means "no password".
+  usermod -p '*' "$USER_NAME"
+}
+
+ensure_keys() {
+  mkdir -p "$ROOT/keys"
+  if [ ! -f "$ROOT/keys/deploy_ed25519" ]; then
+    ssh-keygen -q -t ed25519 -N '' -C "airflow@zena-sandbox" -f "$ROOT/keys/deploy_ed25519"
+  fi
+  cp "$ROOT/keys/deploy_ed25519.pub" "$ROOT/keys/authorized_keys"
+  chmod 755 "$ROOT" "$ROOT/keys"
+  chmod 644 "$ROOT/keys/authorized_keys"
+}
+
+ensure_repo() {
+  if [ ! -d "$ROOT/repo/zenamanage.git" ]; then
+    mkdir -p "$ROOT/repo"
+    "$HERE/make-repo.sh" "$ROOT/repo/zenamanage.git" >&2
+  fi
+  chown -R "$USER_NAME:" "$ROOT/repo"
+}
+
+db_cli() { mariadb --no-defaults --socket="$ROOT/mariadb/run/mariadb.sock" -uroot "$@"; }
+
+db_password() {  # environment -> stable password kept in the sandbox
+  local f="$ROOT/mariadb/passwords/$1"
+  if [ ! -s "$f" ]; then
+    mkdir -p "$ROOT/mariadb/passwords"
+    head -c 18 /dev/urandom | base64 | tr -d '/+=' > "$f"
+  fi
+  cat "$f"
+}
+
+start_mariadb() {
+  local d="$ROOT/mariadb"
+  mkdir -p "$d/run" "$d/log"
+  chown -R mysql:mysql "$d/run" "$d/log"
+  if alive "$d/run/mariadb.pid"; then return 0; fi
+  if [ ! -d "$d/data/mysql" ]; then
+    mkdir -p "$d/data" && chown mysql:mysql "$d/data"
+    mariadb-install-db --no-defaults --user=mysql --datadir="$d/data" \
+      --auth-root-authentication-method=socket --skip-test-db >"$d/log/install.log" 2>&1 \
+      || die "mariadb-install-db failed: $(tail -n 5 "$d/log/install.log")"
+  fi
+  setsid /usr/sbin/mariadbd --no-defaults --user=mysql --datadir="$d/data" \
+    --socket="$d/run/mariadb.sock" --pid-file="$d/run/mariadb.pid" \
+    --port="$DB_PORT" --bind-address=127.0.0.1 --skip-name-resolve \
+    --log-error="$d/log/error.log" --innodb-buffer-pool-size=128M \
+    --innodb-log-file-size=64M </dev/null >/dev/null 2>&1 &
+  wait_for "MariaDB on :$DB_PORT" mariadb-admin --no-defaults --socket="$d/run/mariadb.sock" -uroot ping
+  wait_for "MariaDB pid file" test -s "$d/run/mariadb.pid"
+}
+
+ensure_databases() {
+  local env pw
+  for env in staging uat production; do
+    pw=$(db_password "$env")
+    db_cli -e "CREATE DATABASE IF NOT EXISTS \`zena_$env\`;
+      CREATE USER IF NOT EXISTS 'zena_$env'@'127.0.0.1' IDENTIFIED BY '$pw';
+      ALTER USER 'zena_$env'@'127.0.0.1' IDENTIFIED BY '$pw';
+      GRANT ALL ON \`zena_$env\`.* TO 'zena_$env'@'127.0.0.1';
+      GRANT RELOAD, PROCESS, LOCK TABLES, SHOW VIEW, TRIGGER, EVENT ON *.* TO 'zena_$env'@'127.0.0.1';"
+  done
+}
+
+write_host_files() {  # name ssh_port http_port env
+  local name=$1 ssh_port=$2 http_port=$3 env=$4
+  local h="$ROOT/hosts/$name"
+  mkdir -p "$h/etc" "$h/run" "$h/log"
+  if [ "$env" = build ]; then mkdir -p "$h/builds"; else mkdir -p "$h/app/shared/storage"; fi
+  [ -f "$h/etc/ssh_host_ed25519_key" ] || ssh-keygen -q -t ed25519 -N '' -C "$name" -f "$h/etc/ssh_host_ed25519_key"
+
+  cat >"$h/etc/sshd_config" <<EOF
+Port $ssh_port
+ListenAddress 127.0.0.1
+HostKey $h/etc/ssh_host_ed25519_key
+PidFile $h/run/sshd.pid
+UsePAM no
+StrictModes no
+PubkeyAuthentication yes
+PasswordAuthentication no
+KbdInteractiveAuthentication no
+PermitRootLogin no
+AllowUsers $USER_NAME
+AuthorizedKeysFile $ROOT/keys/authorized_keys
+AcceptEnv LANG LC_*
+MaxStartups 100:30:200
+MaxSessions 50
+LogLevel ERROR
+Subsystem sftp internal-sftp
+EOF
+
+  if [ "$env" != build ]; then
+    cat >"$h/etc/php-fpm.conf" <<EOF
+[global]
+pid = $h/run/php-fpm.pid
+error_log = $h/log/php-fpm.log
+daemonize = no
+; A graceful reload (USR2) waits this long for running requests: none is dropped.
+process_control_timeout = 10s
+
+[app]
+listen = $h/run/php-fpm.sock
+listen.mode = 0666
+pm = dynamic
+pm.max_children = 8
+pm.start_servers = 2
+pm.min_spare_servers = 1
+pm.max_spare_servers = 4
+catch_workers_output = yes
+php_admin_value[error_log] = $h/log/php-error.log
+EOF
+    cat >"$h/etc/nginx.conf" <<EOF
+worker_processes 1;
+pid $h/run/nginx.pid;
+error_log $h/log/nginx-error.log warn;
+events { worker_connections 1024; }
+http {
+    include /etc/nginx/mime.types;
+    access_log off;
+    client_body_temp_path $h/run/client_body;
+    proxy_temp_path $h/run/proxy;
+    fastcgi_temp_path $h/run/fastcgi;
+    uwsgi_temp_path $h/run/uwsgi;
+    scgi_temp_path $h/run/scgi;
+    server {
+        listen 127.0.0.1:$http_port;
+        server_name $name;
+        root $h/app/current/public;
+        index index.php;
+        location / { try_files \$uri \$uri/ /index.php?\$query_string; }
+        location ~ \.php\$ {
+            fastcgi_pass unix:$h/run/php-fpm.sock;
+            include /etc/nginx/fastcgi_params;
+            # The resolved path: a switched "current" symlink takes effect at once.
+            fastcgi_param SCRIPT_FILENAME \$realpath_root\$fastcgi_script_name;
+            fastcgi_param DOCUMENT_ROOT \$realpath_root;
+        }
+    }
+}
+EOF
+    if [ ! -f "$h/app/shared/.env" ]; then
+      cat >"$h/app/shared/.env" <<EOF
+APP_NAME=ZenaManage
+APP_ENV=$env
+APP_KEY=base64:$(head -c 32 /dev/urandom | base64)
+APP_DEBUG=false
+APP_URL=http://127.0.0.1:$http_port
+LOG_CHANNEL=single
+DB_CONNECTION=mysql
+DB_HOST=127.0.0.1
+DB_PORT=$DB_PORT
+DB_DATABASE=zena_$env
+DB_USERNAME=zena_$env
+DB_PASSWORD=$(db_password "$env")
+CACHE_DRIVER=file
+QUEUE_CONNECTION=sync
+EOF
+    fi
+  fi
+  chown -R "$USER_NAME:" "$h/run" "$h/log" "$h/builds" 2>/dev/null || true
+  [ -d "$h/app" ] && chown -R "$USER_NAME:" "$h/app"
+  chmod 755 "$ROOT/hosts" "$h"
+}
+
+start_host() {  # name ssh_port http_port env
+  local name=$1 ssh_port=$2 http_port=$3 env=$4
+  local h="$ROOT/hosts/$name"
+  mkdir -p /run/sshd
+  if ! alive "$h/run/sshd.pid"; then
+    /usr/sbin/sshd -f "$h/etc/sshd_config" -E "$h/log/sshd.log"
+    wait_for "sshd of $name on :$ssh_port" port_open "$ssh_port"
+  fi
+  [ "$env" = build ] && return 0
+  if ! alive "$h/run/php-fpm.pid"; then
+    as_deploy setsid /usr/sbin/php-fpm8.2 --nodaemonize --fpm-config "$h/etc/php-fpm.conf" \
+      </dev/null >>"$h/log/php-fpm.out" 2>&1 &
+    wait_for "php-fpm of $name" test -S "$h/run/php-fpm.sock"
+    wait_for "php-fpm pid of $name" alive "$h/run/php-fpm.pid"
+  fi
+  if ! alive "$h/run/nginx.pid"; then
+    as_deploy /usr/sbin/nginx -c "$h/etc/nginx.conf" -e "$h/log/nginx-error.log"
+    wait_for "nginx of $name on :$http_port" port_open "$http_port"
+  fi
+}
+
+start_lb() {
+  local h="$ROOT/hosts/lb"
+  mkdir -p "$h/etc" "$h/run" "$h/log"
+  cat >"$h/etc/nginx.conf" <<EOF
+worker_processes 1;
+pid $h/run/nginx.pid;
+error_log $h/log/nginx-error.log warn;
+events { worker_connections 1000; }
+http {
+    access_log off;
+    client_body_temp_path $h/run/client_body;
+    proxy_temp_path $h/run/proxy;
+    fastcgi_temp_path $h/run/fastcgi;
+    uwsgi_temp_path $h/run/uwsgi;
+    scgi_temp_path $h/run/scgi;
+    upstream production { server 127.0.0.1:8083; server 127.0.0.1:8084; keepalive 16; }
+    server {
+        listen 127.0.0.1:$LB_PORT;
+        location / {
+            proxy_pass http://production;
+            proxy_http_version 1.1;
+            proxy_set_header Connection "";
+        }
+    }
+}
+EOF
+  chown -R "$USER_NAME:" "$h"
+  if ! alive "$h/run/nginx.pid"; then
+    as_deploy /usr/sbin/nginx -c "$h/etc/nginx.conf" -e "$h/log/nginx-error.log"
+    wait_for "production load balancer on :$LB_PORT" port_open "$LB_PORT"
+  fi
+}
+
+host_key() { cut -d' ' -f1,2 "$ROOT/hosts/$1/etc/ssh_host_ed25519_key.pub"; }
+
+write_airflow_env() {
+  local f="$ROOT/airflow.env" name ssh_port http_port env var
+  {
+    echo "# Airflow connections for the sandbox target (written by target.sh)."
+    while read -r name ssh_port http_port env; do
+      var="AIRFLOW_CONN_ZENA_$(echo "$name" | tr 'a-z-' 'A-Z_')"
+      printf "export %s='%s'\n" "$var" \
+        "{\"conn_type\": \"ssh\", \"host\": \"127.0.0.1\", \"port\": $ssh_port, \"login\": \"$USER_NAME\", \"extra\": {\"key_file\": \"$ROOT/keys/deploy_ed25519\", \"host_key\": \"$(host_key "$name")\", \"conn_timeout\": 10}}"
+    done <<<"$HOSTS"
+  } >"$f.tmp"
+  mv "$f.tmp" "$f"
+  echo "$f"
+}
+
+stop_pidfile() {  # pidfile what
+  local pf=$1 what=$2 pid i
+  if alive "$pf"; then
+    pid=$(cat "$pf")
+    kill "$pid" 2>/dev/null || true
+    for i in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    kill -9 "$pid" 2>/dev/null || true
+    log "stopped $what (pid $pid)"
+  fi
+  rm -f "$pf"
+}
+
+cmd_start() {
+  [ "$(id -u)" = 0 ] || die "run as root: it creates the deploy user and starts sshd"
+  for bin in /usr/sbin/sshd /usr/sbin/nginx /usr/sbin/php-fpm8.2 /usr/sbin/mariadbd git composer; do
+    command -v "$bin" >/dev/null || die "$bin is missing: run 'make setup' (it installs the target's packages with apt)"
+  done
+  ensure_user
+  mkdir -p "$ROOT/hosts"
+  chmod 755 "$ROOT"
+  ensure_keys
+  ensure_repo
+  start_mariadb
+  ensure_databases
+  local name ssh_port http_port env
+  while read -r name ssh_port http_port env; do
+    write_host_files "$name" "$ssh_port" "$http_port" "$env"
+    start_host "$name" "$ssh_port" "$http_port" "$env"
+  done <<<"$HOSTS"
+  start_lb
+  write_airflow_env
+}
+
+cmd_stop() {
+  local name rest
+  stop_pidfile "$ROOT/hosts/lb/run/nginx.pid" "nginx of lb"
+  while read -r name rest; do
+    stop_pidfile "$ROOT/hosts/$name/run/nginx.pid" "nginx of $name"
+    stop_pidfile "$ROOT/hosts/$name/run/php-fpm.pid" "php-fpm of $name"
+    stop_pidfile "$ROOT/hosts/$name/run/sshd.pid" "sshd of $name"
+  done <<<"$HOSTS"
+  stop_pidfile "$ROOT/mariadb/run/mariadb.pid" "mariadb"
+}
+
+cmd_reset() {
+  cmd_stop
+  local name rest
+  while read -r name rest; do rm -rf "$ROOT/hosts/$name/app" "$ROOT/hosts/$name/builds"; done <<<"$HOSTS"
+  rm -rf "$ROOT/mariadb/data" "$ROOT/repo" "$ROOT/builds"
+  cmd_start
+}
+
+cmd_status() {
+  local name rest pf
+  for pf in "$ROOT/mariadb/run/mariadb.pid" "$ROOT/hosts/lb/run/nginx.pid" \
+    $(while read -r name rest; do echo "$ROOT/hosts/$name/run/sshd.pid $ROOT/hosts/$name/run/php-fpm.pid $ROOT/hosts/$name/run/nginx.pid"; done <<<"$HOSTS"); do
+    [ "$pf" = "$ROOT/hosts/build-1/run/php-fpm.pid" ] || [ "$pf" = "$ROOT/hosts/build-1/run/nginx.pid" ] && continue
+    if alive "$pf"; then echo "running ${pf#"$ROOT/"}"; else echo "stopped ${pf#"$ROOT/"}"; fi
+  done
+}
+
+case "${1:-}" in
+  start) cmd_start ;;
+  stop) cmd_stop ;;
+  reset) cmd_reset ;;
+  status) cmd_status ;;
+  env) echo "$ROOT/airflow.env" ;;
+  -h|--help|help) sed -n '2,28p' "$0" | sed 's/^# \{0,1\}//' ;;
+  *) sed -n '2,28p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2 ;;
+esac

@@ -1,0 +1,5 @@
+<?php
+
+return [
+    'search' => ['url' => env('ZENA_SEARCH_URL')],
+];

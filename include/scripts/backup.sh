@@ -1,0 +1,63 @@
+#!/usr/bin/env bash
+# backup.sh: a consistent, compressed, checksummed and verified database dump.
+#
+# usage: backup.sh --deploy-path P --name NAME [--dir DIR] [--keep N]
+#
+# Reads the database settings (DB_HOST, DB_PORT, DB_DATABASE, DB_USERNAME,
+# DB_PASSWORD) from P/shared/.env, so no credential leaves the host. Writes
+# DIR/NAME.sql.gz (default DIR: P/.deploy/backups) with mariadb-dump
+# --single-transaction (InnoDB: a consistent snapshot without locking writers),
+# routines, triggers and events, then verifies it: gzip integrity, the dump's
+# completion line, and the sha256 written beside it. Keeps the newest N (default 5).
+. "$(dirname "$0")/lib.sh"
+
+path= name= dir= keep=5
+while [ $# -gt 0 ]; do
+  case $1 in
+    --deploy-path) need_value "$@"; path=$2; shift 2 ;;
+    --name) need_value "$@"; name=$2; shift 2 ;;
+    --dir) need_value "$@"; dir=$2; shift 2 ;;
+    --keep) need_value "$@"; keep=$2; shift 2 ;;
+    -h|--help) usage_from_header; exit 0 ;;
+    *) die 2 "unknown option $1 (see backup.sh -h)" ;;
+  esac
+done
+[ -n "$path" ] && [ -n "$name" ] || die 2 "--deploy-path and --name are required"
+check_release_id "$name"
+[[ $keep =~ ^[1-9][0-9]*$ ]] || die 2 "--keep must be a positive number"
+dir=${dir:-$path/.deploy/backups}
+env_file="$path/shared/.env"
+[ -f "$env_file" ] || die 3 "$env_file is missing on $(hostname): the database settings are read from it"
+
+db=$(dotenv "$env_file" DB_DATABASE)
+[ -n "$db" ] || die 3 "DB_DATABASE is not set in $env_file"
+
+mkdir -p "$dir"
+defaults=$(db_defaults_file "$env_file")
+trap 'rm -f "$defaults" "$dir/$name.sql.gz.partial"' EXIT
+
+file="$dir/$name.sql.gz"
+log "dumping $db to $file"
+if ! mariadb-dump --defaults-extra-file="$defaults" --single-transaction --quick --routines \
+    --triggers --events --hex-blob --add-drop-table --databases "$db" 2>"$dir/$name.err" \
+    | gzip -6 >"$file.partial"; then
+  die 4 "mariadb-dump of $db failed on $(hostname): $(tail -n 3 "$dir/$name.err" | tr '\n' ' ')"
+fi
+[ -s "$dir/$name.err" ] && log "mariadb-dump said: $(tail -n 3 "$dir/$name.err" | tr '\n' ' ')"
+rm -f "$dir/$name.err"
+gzip -t "$file.partial" || die 5 "backup $file is not a valid gzip file"
+zcat "$file.partial" | tail -n 1 | grep -q '^-- Dump completed' \
+  || die 5 "backup of $db is incomplete (no completion line): the dump stopped early"
+tables=$(zcat "$file.partial" | grep -c '^CREATE TABLE' || true)
+mv "$file.partial" "$file"
+sha=$(sha256sum "$file" | cut -d' ' -f1)
+echo "$sha  $name.sql.gz" >"$file.sha256"
+(cd "$dir" && sha256sum --quiet -c "$name.sql.gz.sha256") || die 5 "backup $file does not match its checksum"
+
+# Retention: the newest $keep backups stay.
+ls -1t "$dir"/*.sql.gz 2>/dev/null | tail -n +"$((keep + 1))" | while read -r old; do
+  rm -f "$old" "$old.sha256"; log "removed old backup $old"
+done
+bytes=$(stat -c %s "$file")
+log "backup verified: $file ($bytes bytes, $tables tables, sha256 $sha)"
+result file "$file" sha256 "$sha" bytes "$bytes" tables "$tables" database "$db"

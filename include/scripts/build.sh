@@ -1,0 +1,97 @@
+#!/usr/bin/env bash
+# build.sh: build one release of the app on the build host, test it, pack it.
+#
+# usage: build.sh --repo URL --tag TAG --release ID --workdir DIR
+#                 [--since REF] [--run CMD]... [--test CMD]...
+#
+#   --repo     the app's git repository (URL or path), mirrored in DIR/repo.git
+#   --tag      the version to build (an existing git tag)
+#   --release  the release id (the folder name it gets on every host)
+#   --workdir  the build folder on this host
+#   --since    the version live in production: release notes list the commits since it
+#   --run      a build command, run in the release folder (repeatable, in order)
+#   --test     a test command, run on a copy of the built release (repeatable)
+#
+# Leaves DIR/artifacts/ID.tar.gz, ID.tar.gz.sha256 and ID.notes.md.
+# Last line: {"ok": true, "artifact": ..., "sha256": ..., "commit": ..., "notes": ...}
+. "$(dirname "$0")/lib.sh"
+
+repo= tag= release= workdir= since=
+runs=() tests=()
+while [ $# -gt 0 ]; do
+  case $1 in
+    --repo) need_value "$@"; repo=$2; shift 2 ;;
+    --tag) need_value "$@"; tag=$2; shift 2 ;;
+    --release) need_value "$@"; release=$2; shift 2 ;;
+    --workdir) need_value "$@"; workdir=$2; shift 2 ;;
+    --since) since=${2:-}; shift 2 ;;
+    --run) need_value "$@"; runs+=("$2"); shift 2 ;;
+    --test) need_value "$@"; tests+=("$2"); shift 2 ;;
+    -h|--help) usage_from_header; exit 0 ;;
+    *) die 2 "unknown option $1 (see build.sh -h)" ;;
+  esac
+done
+[ -n "$repo" ] && [ -n "$tag" ] && [ -n "$release" ] && [ -n "$workdir" ] || die 2 "--repo, --tag, --release and --workdir are required"
+check_release_id "$release"
+
+mkdir -p "$workdir/artifacts" "$workdir/work"
+mirror="$workdir/repo.git"
+if [ -d "$mirror" ]; then
+  log "fetching $repo"
+  git -C "$mirror" remote set-url origin "$repo"
+  git -C "$mirror" fetch --quiet --prune --tags origin '+refs/heads/*:refs/heads/*' \
+    || die 4 "cannot fetch $repo: check the repository address and the build host's access to it"
+else
+  log "cloning $repo"
+  git clone --quiet --mirror "$repo" "$mirror.tmp" \
+    || die 4 "cannot clone $repo: check the repository address and the build host's access to it"
+  mv "$mirror.tmp" "$mirror"
+fi
+commit=$(git -C "$mirror" rev-parse --verify --quiet "refs/tags/$tag^{commit}") \
+  || die 3 "tag $tag does not exist in $repo: push the tag, or pick one of: $(git -C "$mirror" tag --sort=-v:refname | head -n 5 | paste -sd' ')"
+
+dir="$workdir/work/$release"
+rm -rf "$dir" "$dir.test"
+mkdir -p "$dir"
+git -C "$mirror" archive "$commit" | tar -x -C "$dir"
+log "$tag is $commit, unpacked in $dir"
+
+for cmd in ${runs[@]+"${runs[@]}"}; do
+  (cd "$dir" && run_logged build "$cmd") || die 4 "build command failed: $cmd (output above)"
+done
+
+tests_summary="no test commands configured"
+if [ ${#tests[@]} -gt 0 ]; then
+  cp -a "$dir" "$dir.test"
+  out="$workdir/work/$release.tests.log"
+  for cmd in "${tests[@]}"; do
+    log "test: $cmd"
+    (cd "$dir.test" && bash -c "$cmd") >"$out" 2>&1 || { cat "$out" >&2; rm -rf "$dir.test"; die 4 "tests failed: $cmd (output above)"; }
+    cat "$out" >&2
+  done
+  tests_summary=$(grep -E '^(OK|Tests:|FAILURES|ERRORS)' "$out" | tail -n 1 || true)
+  rm -rf "$dir.test" "$out"
+fi
+
+if [ -n "$since" ] && git -C "$mirror" rev-parse --verify --quiet "refs/tags/$since^{commit}" >/dev/null; then
+  range="$since..$commit"
+else
+  range=$commit
+fi
+notes=$(git -C "$mirror" log --no-merges --format='- %s (%h, %an)' -n 100 "$range")
+[ -n "$notes" ] || notes="- no changes since $since"
+printf '# %s\n\n%s\n' "$tag" "$notes" >"$workdir/artifacts/$release.notes.md"
+
+cat >"$dir/.release.json" <<JSON
+{"release": $(json_str "$release"), "version": $(json_str "$tag"), "commit": "$commit", "built_at": "$(date -u +%FT%TZ)"}
+JSON
+artifact="$workdir/artifacts/$release.tar.gz"
+tar -czf "$artifact.partial" -C "$dir" .
+mv "$artifact.partial" "$artifact"
+sha=$(sha256sum "$artifact" | cut -d' ' -f1)
+echo "$sha" >"$artifact.sha256"
+rm -rf "$dir"
+bytes=$(stat -c %s "$artifact")
+log "packed $artifact ($bytes bytes, sha256 $sha)"
+result release "$release" version "$tag" commit "$commit" artifact "$artifact" sha256 "$sha" \
+  bytes "$bytes" tests "$tests_summary" since "${since:-}" notes "$notes"

@@ -1,0 +1,104 @@
+# Sourced by every verb script in this folder. Not run on its own.
+#
+# Conventions of the verb scripts:
+#   - `set -euo pipefail`, idempotent, usage text on -h;
+#   - progress and errors go to stderr, one line each, prefixed with the verb;
+#   - the last line on stdout is one JSON object: {"ok": true|false, "verb": ..., ...};
+#   - exit codes: 0 done, 2 usage error, 3 precondition not met (nothing changed),
+#     4 a command of the step failed, 5 a check failed, 6 locked by another run.
+set -euo pipefail
+
+VERB=$(basename "$0" .sh)
+STARTED_NS=$(date +%s%N)
+
+log() { printf '%s %s: %s\n' "$(date -u +%H:%M:%S)" "$VERB" "$*" >&2; }
+
+# JSON string literal of $1.
+json_str() {
+  local s=$1
+  s=${s//\\/\\\\}
+  s=${s//\"/\\\"}
+  s=${s//$'\n'/\\n}
+  s=${s//$'\r'/\\r}
+  s=${s//$'\t'/\\t}
+  printf '"%s"' "$s"
+}
+
+# json_list ITEM...: a JSON array of strings.
+json_list() {
+  local out="" x
+  for x in "$@"; do out+="$(json_str "$x"),"; done
+  printf '[%s]' "${out%,}"
+}
+
+elapsed() { echo "$(( ($(date +%s%N) - STARTED_NS) / 1000000 ))" | awk '{printf "%.3f", $1/1000}'; }
+
+# result KEY VALUE [KEY VALUE ...]: the closing JSON line. A value that starts
+# with [ or { or is a number, true, false or null is written as it is.
+result() {
+  local out="{\"ok\": true, \"verb\": \"$VERB\", \"host\": $(json_str "$(hostname)")" k v
+  while [ $# -ge 2 ]; do
+    k=$1 v=$2; shift 2
+    if [[ $v =~ ^(-?[0-9]+(\.[0-9]+)?|true|false|null|\[.*\]|\{.*\})$ ]]; then
+      out+=", \"$k\": $v"
+    else
+      out+=", \"$k\": $(json_str "$v")"
+    fi
+  done
+  printf '%s, "seconds": %s}\n' "$out" "$(elapsed)"
+}
+
+# die CODE MESSAGE: say what went wrong and what to do, close with a JSON line, exit.
+die() {
+  local code=$1; shift
+  log "error: $*"
+  printf '{"ok": false, "verb": "%s", "exit": %s, "error": %s, "seconds": %s}\n' \
+    "$VERB" "$code" "$(json_str "$*")" "$(elapsed)"
+  exit "$code"
+}
+
+usage_from_header() {  # prints the comment block at the top of the calling script
+  sed -n '2,/^[^#]/p' "$0" | sed '$d' | sed 's/^# \{0,1\}//'
+}
+
+need_value() {  # option value
+  [ $# -ge 2 ] && [ -n "$2" ] || die 2 "option $1 needs a value (see $VERB.sh -h)"
+}
+
+# A release id names a folder under releases/: no slashes, no dots at the start.
+check_release_id() {
+  [[ $1 =~ ^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$ ]] || die 2 "release id '$1' is not valid: letters, digits, '.', '_' and '-' only"
+}
+
+# check_deploy_path PATH: the folder must exist and be writable by this user.
+check_deploy_path() {
+  [ -d "$1" ] || die 3 "deploy path $1 does not exist on $(hostname): create it and its shared/ folder (shared/.env) first"
+  [ -w "$1" ] || die 3 "deploy path $1 is not writable by $(id -un) on $(hostname)"
+}
+
+# run_logged DESCRIPTION COMMAND: run a configured shell command, with its output on stderr.
+run_logged() {
+  local what=$1 cmd=$2 rc=0
+  log "$what: $cmd"
+  bash -c "$cmd" >&2 || rc=$?
+  return "$rc"
+}
+
+# dotenv FILE KEY: the value of KEY in a Laravel .env file (quotes removed).
+dotenv() {
+  local v
+  v=$(grep -E "^$2=" "$1" | tail -n 1 | cut -d= -f2-) || true
+  v=${v%\"}; v=${v#\"}; v=${v%\'}; v=${v#\'}
+  printf '%s' "$v"
+}
+
+# db_defaults_file ENV_FILE: a private client option file with the app's
+# database credentials (so no password appears in a process list). Prints its path.
+db_defaults_file() {
+  local f
+  f=$(mktemp)
+  chmod 600 "$f"
+  printf '[client]\nhost=%s\nport=%s\nuser=%s\npassword="%s"\n' \
+    "$(dotenv "$1" DB_HOST)" "$(dotenv "$1" DB_PORT)" "$(dotenv "$1" DB_USERNAME)" "$(dotenv "$1" DB_PASSWORD)" >"$f"
+  printf '%s' "$f"
+}

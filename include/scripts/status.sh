@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# status.sh: what is live on this host, and which releases are kept.
+#
+# usage: status.sh --deploy-path P
+#
+# Last line: {"ok": true, "current": ID, "version": V, "previous": ID,
+#             "releases": [{"release": ID, "version": V, "live": bool}, ...]}
+# (newest first). Changes nothing.
+. "$(dirname "$0")/lib.sh"
+
+path=
+while [ $# -gt 0 ]; do
+  case $1 in
+    --deploy-path) need_value "$@"; path=$2; shift 2 ;;
+    -h|--help) usage_from_header; exit 0 ;;
+    *) die 2 "unknown option $1 (see status.sh -h)" ;;
+  esac
+done
+[ -n "$path" ] || die 2 "--deploy-path is required"
+[ -d "$path" ] || die 3 "deploy path $path does not exist on $(hostname)"
+
+version_of() { [ -f "$1/.release.json" ] && sed -E 's/.*"version": "([^"]*)".*/\1/' "$1/.release.json" || echo ""; }
+
+current=$(basename "$(readlink "$path/current" 2>/dev/null || true)")
+previous=""
+[ -f "$path/.deploy/releases.log" ] && previous=$(tail -n 1 "$path/.deploy/releases.log" | sed -E 's/.*"previous": "([^"]*)".*/\1/')
+items=""
+for dir in $(ls -1dt "$path"/releases/*/ 2>/dev/null); do
+  r=$(basename "$dir")
+  case $r in *.partial) continue ;; esac
+  live=false; [ "$r" = "$current" ] && live=true
+  items+="{\"release\": $(json_str "$r"), \"version\": $(json_str "$(version_of "$dir")"), \"live\": $live},"
+done
+result current "$current" version "$(version_of "$path/current")" previous "$previous" releases "[${items%,}]"

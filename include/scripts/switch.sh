@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# switch.sh: make a release live: one atomic switch of `current`, then a graceful reload.
+#
+# usage: switch.sh --deploy-path P --release ID [--reload CMD] [--run-id RUN] [--event NAME]
+#
+#   --reload   the command that gracefully reloads PHP-FPM on this host
+#              (e.g. 'sudo systemctl reload php8.2-fpm'); without it, nothing is reloaded
+#   --run-id   who asked (the Airflow run), written to the releases log
+#   --event    what to call it in the log: switch (default) or rollback
+#
+# `current` is replaced by rename(2), so every request sees either the old or
+# the new release, never a mix. Switching to the live release again changes
+# nothing (exit 0). Appends one JSON line to P/.deploy/releases.log.
+. "$(dirname "$0")/lib.sh"
+
+path= release= reload= run_id= event=switch
+while [ $# -gt 0 ]; do
+  case $1 in
+    --deploy-path) need_value "$@"; path=$2; shift 2 ;;
+    --release) need_value "$@"; release=$2; shift 2 ;;
+    --reload) reload=${2:-}; shift 2 ;;
+    --run-id) run_id=${2:-}; shift 2 ;;
+    --event) need_value "$@"; event=$2; shift 2 ;;
+    -h|--help) usage_from_header; exit 0 ;;
+    *) die 2 "unknown option $1 (see switch.sh -h)" ;;
+  esac
+done
+[ -n "$path" ] && [ -n "$release" ] || die 2 "--deploy-path and --release are required"
+check_release_id "$release"
+check_deploy_path "$path"
+target="$path/releases/$release"
+[ -f "$target/.release.json" ] || die 3 "release $release is not a complete release on $(hostname) ($target/.release.json missing): current is unchanged"
+[ -e "$target/.env" ] || die 3 "release $release has no .env on $(hostname) (run shared.sh): current is unchanged"
+
+previous=$(basename "$(readlink "$path/current" 2>/dev/null || true)")
+changed=true
+if [ "$previous" = "$release" ]; then
+  changed=false
+  log "$release is already live on $(hostname)"
+else
+  ln -sfn "releases/$release" "$path/current.tmp.$$"
+  mv -Tf "$path/current.tmp.$$" "$path/current"
+  log "current: ${previous:-none} -> $release"
+fi
+if [ -n "$reload" ]; then
+  run_logged reload "$reload" || die 4 "php-fpm reload failed on $(hostname) (current now points at $release): check php-fpm"
+fi
+version=$(sed -E 's/.*"version": "([^"]*)".*/\1/' "$target/.release.json")
+mkdir -p "$path/.deploy"
+if [ "$changed" = true ]; then
+  printf '{"time": "%s", "event": %s, "release": %s, "version": %s, "previous": %s, "run_id": %s, "user": %s}\n' \
+    "$(date -u +%FT%TZ)" "$(json_str "$event")" "$(json_str "$release")" "$(json_str "$version")" \
+    "$(json_str "$previous")" "$(json_str "$run_id")" "$(json_str "$(id -un)")" >>"$path/.deploy/releases.log"
+fi
+result release "$release" version "$version" previous "$previous" changed "$changed"

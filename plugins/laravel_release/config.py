@@ -1,0 +1,273 @@
+"""Environments and hosts, read from one YAML file and validated.
+
+The file is read when a task runs, never when a DAG is parsed. Its path comes
+from the environment variable ``LARAVEL_RELEASE_CONFIG``; without it, the
+shipped ``include/config/environments.yaml`` (the sandbox) is used. Every error
+names the file and the key that is wrong.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import yaml
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+CONFIG_ENV_VAR = "LARAVEL_RELEASE_CONFIG"
+DEFAULT_CONFIG = PROJECT_ROOT / "include" / "config" / "environments.yaml"
+ENVIRONMENTS = ("staging", "uat", "production")
+
+
+class ConfigError(ValueError):
+    """The environment file cannot be used; the message names the file and the key."""
+
+
+_NAME = {"type": "string", "pattern": r"^[A-Za-z0-9][A-Za-z0-9_.-]*$"}
+_ABS_PATH = {"type": "string", "pattern": r"^/[^\s'\"]*$"}
+_COMMANDS = {"type": "array", "items": {"type": "string", "minLength": 1}}
+_ARTISAN = {"type": "array", "items": {"type": "string", "pattern": r"^[a-z][a-z:_-]*( [A-Za-z0-9=:_./-]+)*$"}}
+_SMOKE_TEST = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["name", "path"],
+    "properties": {
+        "name": {"type": "string", "minLength": 1},
+        "path": {"type": "string", "pattern": r"^/"},
+        "status": {"type": "integer", "minimum": 100, "maximum": 599},
+        "contains": {"type": "string"},
+    },
+}
+_ENV_SETTINGS = {
+    "keep_releases": {"type": "integer", "minimum": 2, "maximum": 50},
+    "shared_dirs": {"type": "array", "items": {"type": "string", "pattern": r"^[A-Za-z0-9_.][A-Za-z0-9_./-]*$"}},
+    "shared_files": {"type": "array", "items": {"type": "string", "pattern": r"^[A-Za-z0-9_.][A-Za-z0-9_./-]*$"}},
+    "release_commands": _ARTISAN,
+    "after_switch_commands": _ARTISAN,
+    "smoke_tests": {"type": "array", "items": _SMOKE_TEST},
+    "min_free_mb": {"type": "integer", "minimum": 0},
+    "backup": {
+        "type": "object",
+        "additionalProperties": False,
+        "properties": {"keep": {"type": "integer", "minimum": 1}},
+    },
+}
+SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["app", "build", "environments"],
+    "properties": {
+        "app": {
+            "type": "object",
+            "additionalProperties": False,
+            "required": ["name", "repository"],
+            "properties": {"name": {"type": "string"}, "repository": {"type": "string", "minLength": 1}},
+        },
+        "build": {
+            "type": "object",
+            "additionalProperties": False,
+            "required": ["ssh_conn_id", "path"],
+            "properties": {
+                "ssh_conn_id": _NAME,
+                "path": _ABS_PATH,
+                "commands": _COMMANDS,
+                "test_commands": _COMMANDS,
+                "timeout_seconds": {"type": "integer", "minimum": 10},
+            },
+        },
+        "defaults": {"type": "object", "additionalProperties": False, "properties": _ENV_SETTINGS},
+        "environments": {
+            "type": "object",
+            "additionalProperties": False,
+            "required": list(ENVIRONMENTS),
+            "properties": {
+                env: {
+                    "type": "object",
+                    "additionalProperties": False,
+                    "required": ["hosts"],
+                    "properties": {
+                        "hosts": {
+                            "type": "array",
+                            "minItems": 1,
+                            "items": {
+                                "type": "object",
+                                "additionalProperties": False,
+                                "required": ["name", "ssh_conn_id", "deploy_path", "base_url"],
+                                "properties": {
+                                    "name": _NAME,
+                                    "ssh_conn_id": _NAME,
+                                    "deploy_path": _ABS_PATH,
+                                    "base_url": {"type": "string", "pattern": r"^https?://[^\s/]+(/[^\s]*)?$"},
+                                    "reload_command": {"type": "string"},
+                                },
+                            },
+                        },
+                        **_ENV_SETTINGS,
+                    },
+                }
+                for env in ENVIRONMENTS
+            },
+        },
+    },
+}
+
+DEFAULTS: dict[str, Any] = {
+    "keep_releases": 5,
+    "shared_dirs": ["storage"],
+    "shared_files": [".env"],
+    "release_commands": ["config:clear", "cache:clear", "route:clear", "view:clear", "config:cache", "route:cache"],
+    "after_switch_commands": ["queue:restart"],
+    "smoke_tests": [],
+    "min_free_mb": 500,
+    "backup": {"keep": 5},
+}
+
+
+@dataclass(frozen=True)
+class Host:
+    name: str
+    ssh_conn_id: str
+    deploy_path: str
+    base_url: str
+    reload_command: str = ""
+
+    @property
+    def tools(self) -> str:
+        """Where the remote scripts live on this host."""
+        return f"{self.deploy_path}/.deploy/bin"
+
+
+@dataclass(frozen=True)
+class SmokeTest:
+    name: str
+    path: str
+    status: int = 200
+    contains: str = ""
+
+
+@dataclass(frozen=True)
+class Environment:
+    name: str
+    hosts: tuple[Host, ...]
+    keep_releases: int
+    shared_dirs: tuple[str, ...]
+    shared_files: tuple[str, ...]
+    release_commands: tuple[str, ...]
+    after_switch_commands: tuple[str, ...]
+    smoke_tests: tuple[SmokeTest, ...]
+    min_free_mb: int
+    backup_keep: int  # the database is always backed up before migrations; this many backups are kept
+
+    @property
+    def primary(self) -> Host:
+        """The host that runs what happens once per environment (migrations, backups)."""
+        return self.hosts[0]
+
+
+@dataclass(frozen=True)
+class Build:
+    ssh_conn_id: str
+    path: str
+    commands: tuple[str, ...]
+    test_commands: tuple[str, ...]
+    timeout_seconds: int
+
+    @property
+    def tools(self) -> str:
+        return f"{self.path}/.deploy/bin"
+
+
+@dataclass(frozen=True)
+class Config:
+    source: str
+    app_name: str
+    repository: str
+    build: Build
+    environments: dict[str, Environment]
+
+    def environment(self, name: str) -> Environment:
+        if name not in self.environments:
+            raise ConfigError(
+                f"{self.source}: unknown environment {name!r}; the file defines {', '.join(self.environments)}"
+            )
+        return self.environments[name]
+
+    def connection_ids(self, environments: tuple[str, ...] | list[str]) -> list[str]:
+        ids = [self.build.ssh_conn_id]
+        for env in environments:
+            ids += [h.ssh_conn_id for h in self.environment(env).hosts]
+        return list(dict.fromkeys(ids))
+
+
+def config_path() -> Path:
+    return Path(os.environ.get(CONFIG_ENV_VAR) or DEFAULT_CONFIG)
+
+
+def _key(path: Any) -> str:
+    out = ""
+    for part in path:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out or "(top level)"
+
+
+def parse(data: Any, source: str) -> Config:
+    """Validate the parsed YAML of an environment file and build the typed config."""
+    errors = sorted(jsonschema.Draft202012Validator(SCHEMA).iter_errors(data), key=lambda e: list(e.absolute_path))
+    if errors:
+        lines = [f"{source}: key {_key(e.absolute_path)}: {e.message}" for e in errors[:5]]
+        raise ConfigError("invalid environment file\n" + "\n".join(lines))
+
+    defaults = {**DEFAULTS, **data.get("defaults", {})}
+    environments = {}
+    for env_name in ENVIRONMENTS:
+        raw = {**defaults, **data["environments"][env_name]}
+        names = [h["name"] for h in raw["hosts"]]
+        duplicates = sorted({n for n in names if names.count(n) > 1})
+        if duplicates:
+            raise ConfigError(f"{source}: key environments.{env_name}.hosts: host name {duplicates[0]!r} is used twice")
+        backup = {**DEFAULTS["backup"], **raw.get("backup", {})}
+        environments[env_name] = Environment(
+            name=env_name,
+            hosts=tuple(Host(**h) for h in raw["hosts"]),
+            keep_releases=raw["keep_releases"],
+            shared_dirs=tuple(raw["shared_dirs"]),
+            shared_files=tuple(raw["shared_files"]),
+            release_commands=tuple(raw["release_commands"]),
+            after_switch_commands=tuple(raw["after_switch_commands"]),
+            smoke_tests=tuple(SmokeTest(**t) for t in raw["smoke_tests"]),
+            min_free_mb=raw["min_free_mb"],
+            backup_keep=backup["keep"],
+        )
+    build = data["build"]
+    return Config(
+        source=source,
+        app_name=data["app"]["name"],
+        repository=data["app"]["repository"],
+        build=Build(
+            ssh_conn_id=build["ssh_conn_id"],
+            path=build["path"],
+            commands=tuple(build.get("commands", [])),
+            test_commands=tuple(build.get("test_commands", [])),
+            timeout_seconds=build.get("timeout_seconds", 600),
+        ),
+        environments=environments,
+    )
+
+
+def load(path: str | Path | None = None) -> Config:
+    """Read and validate the environment file (``LARAVEL_RELEASE_CONFIG`` or the shipped one)."""
+    path = Path(path) if path else config_path()
+    try:
+        text = path.read_text()
+    except FileNotFoundError:
+        raise ConfigError(
+            f"{path}: environment file not found; set {CONFIG_ENV_VAR} to your file or restore {DEFAULT_CONFIG}"
+        ) from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as err:
+        raise ConfigError(f"{path}: not valid YAML: {err}") from None
+    return parse(data, str(path))

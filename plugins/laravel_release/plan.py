@@ -1,0 +1,112 @@
+"""What runs where: a pure function of the config, the policy row and the trigger.
+
+``release_plan`` returns one "target" per host: its connection and the exact
+(quoted) command of every step. The tasks only pick their step from it.
+Nothing here talks to a host or to Airflow, so the inputs of the whole run can
+be unit-tested and read in one place.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from typing import Any
+
+from laravel_release import remote
+from laravel_release.config import Config, Environment, Host
+from laravel_release.policy import ReleaseType
+
+# Seconds of silence a step may take on a host before it is stopped.
+STEP_TIMEOUTS = {"check": 60, "prepare": 300, "backup": 1800, "migrate": 1800, "switch": 120, "cleanup": 300}
+
+
+def release_id(version: str, run_after: Any) -> str:
+    """The folder a release gets on every host: ``<version>-<UTC timestamp of the run>``."""
+    return f"{version}-{run_after:%Y%m%d%H%M%S}"
+
+
+def upload_path(host: Host, release: str) -> str:
+    return f"{host.deploy_path}/.deploy/uploads/{release}.tar.gz"
+
+
+def artifact_path(cfg: Config, release: str) -> str:
+    return f"{cfg.build.path}/artifacts/{release}.tar.gz"
+
+
+def build_target(cfg: Config, version: str, release: str, since: str) -> dict[str, Any]:
+    b = cfg.build
+    cmd = remote.command(
+        b.tools, "build",
+        extra=remote.options(repo=cfg.repository, tag=version, release=release, workdir=b.path, since=since,
+                             run=list(b.commands), test=list(b.test_commands)),
+    )
+    return {"host": "build", "ssh_conn_id": b.ssh_conn_id, "tools_dir": b.tools,
+            "commands": {"build": cmd}, "timeouts": {"build": b.timeout_seconds}}
+
+
+def switch_command(env: Environment, host: Host, release: str, run_id: str, event: str = "switch") -> str:
+    """Make ``release`` live on one host: used by releases and by rollbacks."""
+    return remote.chain(
+        remote.command(host.tools, "switch", extra=remote.options(
+            deploy_path=host.deploy_path, release=release, reload=host.reload_command, run_id=run_id, event=event)),
+        remote.command(host.tools, "artisan", *env.after_switch_commands,
+                       extra=remote.options(deploy_path=host.deploy_path, release=release))
+        if env.after_switch_commands else "",
+    )
+
+
+def host_target(cfg: Config, env: Environment, host: Host, version: str, release: str, run_id: str) -> dict[str, Any]:
+    """Everything one host does to deploy ``release``: a remote command per step, the upload and the checks.
+
+    The first host of an environment is its primary: the environment's hosts share one
+    database, so the backup and the migrations run there, once.
+    """
+    h = host
+    commands = {
+        "check": remote.command(h.tools, "check", extra=remote.options(
+            deploy_path=h.deploy_path, min_free_mb=env.min_free_mb, database=True)),
+        "prepare": remote.chain(
+            remote.command(h.tools, "release", extra=remote.options(
+                deploy_path=h.deploy_path, release=release, artifact=upload_path(h, release))),
+            remote.command(h.tools, "shared", extra=remote.options(
+                deploy_path=h.deploy_path, release=release, dir=list(env.shared_dirs), file=list(env.shared_files))),
+            remote.command(h.tools, "artisan", *env.release_commands, extra=remote.options(
+                deploy_path=h.deploy_path, release=release)) if env.release_commands else "",
+        ),
+        "backup": remote.command(h.tools, "backup", extra=remote.options(
+            deploy_path=h.deploy_path, name=release, keep=env.backup_keep)),
+        "migrate": remote.command(h.tools, "migrate", extra=remote.options(deploy_path=h.deploy_path, release=release)),
+        "switch": switch_command(env, h, release, run_id),
+        "cleanup": remote.command(h.tools, "cleanup", extra=remote.options(
+            deploy_path=h.deploy_path, keep=env.keep_releases)),
+    }
+    return {
+        "host": h.name,
+        "environment": env.name,
+        "primary": h == env.primary,
+        "ssh_conn_id": h.ssh_conn_id,
+        "tools_dir": h.tools,
+        "commands": commands,
+        "timeouts": STEP_TIMEOUTS,
+        "upload": {"build_conn_id": cfg.build.ssh_conn_id, "source": artifact_path(cfg, release),
+                   "target": upload_path(h, release)},
+        "verify": {"base_url": h.base_url, "version": version,
+                   "smoke_tests": [asdict(t) for t in env.smoke_tests]},
+    }
+
+
+def release_plan(
+    cfg: Config, rtype: ReleaseType, version: str, release: str, run_id: str, since: str
+) -> dict[str, Any]:
+    """The whole run: the build, and for each environment of the release type, its hosts' targets."""
+    return {
+        "release_type": rtype.name,
+        "release": release,
+        "version": version,
+        "since": since,
+        "build": build_target(cfg, version, release, since),
+        "environments": {
+            stage: [host_target(cfg, cfg.environment(stage), h, version, release, run_id)
+                    for h in cfg.environment(stage).hosts]
+            for stage in rtype.stages
+        },
+    }

@@ -1,0 +1,228 @@
+"""The bridge to the hosts: quoted commands for the scripts in include/scripts,
+an SSH operator that returns their results, and SFTP transfers.
+
+Every value that reaches a remote shell passes through ``command()``, which
+quotes each word with ``shlex.quote``. Commands written by the operator in the
+environment file (build commands, the reload command) are passed to the
+scripts as single quoted arguments; the scripts run them with ``bash -c``.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import shlex
+import time
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+from airflow.providers.ssh.hooks.ssh import SSHHook
+from airflow.providers.ssh.operators.ssh import SSHOperator
+from airflow.sdk.exceptions import AirflowException
+
+from laravel_release.config import PROJECT_ROOT
+
+SCRIPTS_DIR = PROJECT_ROOT / "include" / "scripts"
+
+
+class RemoteError(AirflowException):
+    """A host could not be reached, or a step on it failed; the message names the host."""
+
+
+def command(script_dir: str, verb: str, *args: Any, extra: Iterable[str] = ()) -> str:
+    """``<script_dir>/<verb>.sh`` with every argument quoted."""
+    words = [f"{script_dir}/{verb}.sh", *[str(a) for a in args], *extra]
+    return shlex.join(words)
+
+
+def chain(*commands: str) -> str:
+    return " && ".join(c for c in commands if c)
+
+
+def options(**values: Any) -> list[str]:
+    """``--key value`` words for the values that are set; lists repeat the option."""
+    words: list[str] = []
+    for key, value in values.items():
+        flag = "--" + key.replace("_", "-")
+        if value is None or value == "" or value is False:
+            continue
+        if value is True:
+            words.append(flag)
+        elif isinstance(value, (list, tuple)):
+            for item in value:
+                words += [flag, str(item)]
+        else:
+            words += [flag, str(value)]
+    return words
+
+
+def parse_results(stdout: bytes | str) -> list[dict[str, Any]]:
+    """The closing JSON lines of the scripts that ran, in order."""
+    text = stdout.decode("utf-8", "replace") if isinstance(stdout, bytes) else stdout
+    results = []
+    for line in text.splitlines():
+        line = line.strip()
+        if line.startswith("{") and '"verb"' in line:
+            try:
+                results.append(json.loads(line))
+            except json.JSONDecodeError:
+                continue
+    return results
+
+
+def error_reason(stderr: bytes | str) -> str:
+    """The script's own ``error:`` line, or the last line it wrote."""
+    text = stderr.decode("utf-8", "replace") if isinstance(stderr, bytes) else stderr
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    for line in reversed(lines):
+        if ": error: " in line:
+            return line.split(": error: ", 1)[1]
+    return lines[-1] if lines else "no output"
+
+
+def _connect_error(host: str, conn_id: str, err: Exception) -> RemoteError:
+    return RemoteError(
+        f"{host}: cannot connect over SSH (connection {conn_id!r}): {type(err).__name__}: {err}. "
+        "Check that the host is up, the connection's address, user, key and host_key are right, "
+        "and sshd answers. Nothing was changed on this host."
+    )
+
+
+def connect(ssh_conn_id: str, host: str, **hook_args: Any) -> tuple[SSHHook, Any]:
+    """An SSH hook and an open client, or a RemoteError that names the host."""
+    hook = SSHHook(ssh_conn_id=ssh_conn_id, **hook_args)
+    try:
+        return hook, hook.get_conn()
+    except Exception as err:  # paramiko and socket errors differ by cause; all mean "not reached"
+        raise _connect_error(host, ssh_conn_id, err) from err
+
+
+class RemoteScript(SSHOperator):
+    """Run one step's verb scripts on a host over SSH and return their closing JSON lines.
+
+    ``target`` is a host's entry of the run's plan (see ``plan.host_target``), usually
+    an XCom; ``step`` picks the command to run from it. A list of targets means
+    "the first of them": the primary host of an environment, for the steps that
+    run once per environment (backup, migrations).
+
+    Unlike a plain SSHOperator, a failure names the host and quotes the script's
+    own error line, the XCom is the parsed results (not base64 text), and the
+    command is never rendered as a Jinja template: it is built from quoted values.
+    """
+
+    template_fields: Sequence[str] = ("target",)
+    template_ext: Sequence[str] = ()
+    ui_color = "#e8f4ea"
+
+    def __init__(self, *, step: str, target: Any = None, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.step = step
+        self.target = target
+        self.host = ""
+
+    def _aim(self) -> None:
+        target = self.target[0] if isinstance(self.target, list) else self.target
+        if not target or self.step not in target.get("commands", {}):
+            raise AirflowException(f"no {self.step!r} command planned for this task (target: {target!r})")
+        self.host = target["host"]
+        self.ssh_conn_id = target["ssh_conn_id"]
+        self.command = target["commands"][self.step]
+        self.cmd_timeout = target["timeouts"][self.step]
+
+    def raise_for_status(self, exit_status: int, stderr: bytes, context: Any = None) -> None:
+        if exit_status != 0:
+            tail = "\n".join(stderr.decode("utf-8", "replace").splitlines()[-15:])
+            raise RemoteError(
+                f"{self.host}: {self.step} failed with exit {exit_status}: {error_reason(stderr)}\n"
+                f"--- last lines of remote stderr ---\n{tail}"
+            )
+
+    def execute(self, context: Any = None) -> list[dict[str, Any]]:
+        self._aim()
+        started = time.monotonic()
+        try:
+            client = self.get_ssh_client()
+        except Exception as err:  # as in connect()
+            raise _connect_error(self.host, str(self.ssh_conn_id), err) from err
+        with client:
+            stdout = self.run_ssh_client_command(client, str(self.command), context=context)
+        results = parse_results(stdout)
+        self.log.info("%s: %s done in %.2fs", self.host, self.step, time.monotonic() - started)
+        return results
+
+
+def run(ssh_conn_id: str, host: str, cmd: str, timeout: float = 60) -> tuple[str, str]:
+    """Run one command from a Python task; returns (stdout, stderr) or raises RemoteError."""
+    hook, client = connect(ssh_conn_id, host, cmd_timeout=timeout)
+    with client:
+        code, out, err = hook.exec_ssh_client_command(client, cmd, get_pty=False, environment=None, timeout=timeout)
+    if code != 0:
+        raise RemoteError(f"{host}: {cmd.split()[0]} failed with exit {code}: {error_reason(err)}")
+    return out.decode("utf-8", "replace"), err.decode("utf-8", "replace")
+
+
+def install_tools(ssh_conn_id: str, host: str, tools_dir: str) -> list[str]:
+    """Copy include/scripts/*.sh to ``tools_dir`` on the host (where the verb scripts run from)."""
+    scripts = sorted(SCRIPTS_DIR.glob("*.sh"))
+    hook, client = connect(ssh_conn_id, host)
+    with client:
+        code, _, err = hook.exec_ssh_client_command(
+            client, shlex.join(["mkdir", "-p", tools_dir]), get_pty=False, environment=None, timeout=30
+        )
+        if code != 0:
+            raise RemoteError(f"{host}: cannot create {tools_dir}: {error_reason(err)}")
+        with client.open_sftp() as sftp:
+            for script in scripts:
+                tmp = f"{tools_dir}/.{script.name}.tmp"
+                sftp.put(str(script), tmp)
+                sftp.chmod(tmp, 0o755)
+                sftp.posix_rename(tmp, f"{tools_dir}/{script.name}")
+    return [s.name for s in scripts]
+
+
+def transfer(source_conn: str, target_conn: str, target_host: str, files: list[tuple[str, str]]) -> int:
+    """Copy files from one host to another through this worker (SFTP at both ends).
+
+    Each file is written to ``<target>.partial`` and renamed, so an interrupted
+    transfer never leaves a file that looks complete. Returns the bytes copied.
+    """
+    buffers = []
+    _, client = connect(source_conn, "build host")
+    with client, client.open_sftp() as sftp:
+        for source, target in files:
+            buffer = io.BytesIO()
+            sftp.getfo(source, buffer)
+            buffers.append((buffer, target))
+    total = 0
+    _, client = connect(target_conn, target_host)
+    with client, client.open_sftp() as sftp:
+        for buffer, target in buffers:
+            size = buffer.tell()
+            buffer.seek(0)
+            _sftp_makedirs(sftp, str(Path(target).parent))
+            sftp.putfo(buffer, target + ".partial", file_size=size, confirm=True)
+            sftp.posix_rename(target + ".partial", target)
+            total += size
+    return total
+
+
+def _sftp_makedirs(sftp: Any, path: str) -> None:
+    parts = Path(path).parts
+    for i in range(2, len(parts) + 1):
+        d = str(Path(*parts[:i]))
+        try:
+            sftp.stat(d)
+        except FileNotFoundError:
+            sftp.mkdir(d)
+
+
+def read_file(ssh_conn_id: str, host: str, path: str) -> str | None:
+    """The text of a file on a host, or None when it does not exist."""
+    _, client = connect(ssh_conn_id, host)
+    with client, client.open_sftp() as sftp:
+        try:
+            with sftp.open(path) as f:
+                return f.read().decode("utf-8", "replace")
+        except FileNotFoundError:
+            return None

@@ -1,0 +1,29 @@
+"""Build once: the tagged version is archived, built and tested on the build host."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from airflow.sdk import XComArg, task
+
+from laravel_release.remote import RemoteScript
+
+log = logging.getLogger(__name__)
+
+
+def build_release(plan: XComArg) -> tuple[Any, Any]:
+    """``build_release`` (git archive, build commands, tests, pack) and ``write_release_notes``."""
+    build = RemoteScript(task_id="build_release", step="build", target=plan["build"], retries=1)
+    notes = write_release_notes(build.output)
+    return build, notes
+
+
+@task
+def write_release_notes(results: list[dict[str, Any]]) -> str:
+    """Release notes from the commits since the version live in production."""
+    build = next(r for r in results if r.get("verb") == "build")
+    since = build.get("since") or "the first commit"
+    text = f"## {build['version']} (since {since})\n\n{build['notes']}\n\nTests: {build['tests']}\n"
+    log.info("release notes:\n%s", text)
+    return text

@@ -1,0 +1,103 @@
+"""Prepare: check the request and the environment file, resolve the version, plan the run."""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import shlex
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from airflow.sdk import BaseHook, task
+from airflow.sdk.exceptions import AirflowNotFoundException
+
+from laravel_release import config, plan, policy, remote
+
+log = logging.getLogger(__name__)
+
+
+class RequestError(ValueError):
+    """The trigger asked for something that cannot be released; nothing was changed."""
+
+
+def check_connections(cfg: config.Config, environments: tuple[str, ...]) -> None:
+    missing = []
+    for conn_id in cfg.connection_ids(environments):
+        try:
+            BaseHook.get_connection(conn_id)
+        except AirflowNotFoundException:
+            missing.append(conn_id)
+    if missing:
+        raise RequestError(
+            f"Airflow connection(s) {', '.join(missing)} named in {cfg.source} do not exist: create them "
+            f"(airflow connections add, or AIRFLOW_CONN_{missing[0].upper()}) or fix the file. Nothing was changed."
+        )
+
+
+def remote_tags(cfg: config.Config) -> list[str]:
+    """The tags of the app's repository, as the build host sees it."""
+    out, _ = remote.run(cfg.build.ssh_conn_id, "build host", shlex.join(["git", "ls-remote", "--tags", "--", cfg.repository]))
+    tags = {line.split("refs/tags/", 1)[1].removesuffix("^{}") for line in out.splitlines() if "refs/tags/" in line}
+    return sorted(tags)
+
+
+def live_version(env: config.Environment) -> str:
+    """The version live on the environment's first host ('' before the first release)."""
+    host = env.primary
+    text = remote.read_file(host.ssh_conn_id, host.name, f"{host.deploy_path}/current/.release.json")
+    return json.loads(text).get("version", "") if text else ""
+
+
+def check_version(version: Any, tags: list[str], repository: str) -> str:
+    if not isinstance(version, str) or not re.match(policy.VERSION_PATTERN, version):
+        raise RequestError(f"version {version!r} is not a version tag like v1.4.0: fix the trigger's 'version'")
+    if version not in tags:
+        newest = ", ".join(sorted(tags, key=_version_key, reverse=True)[:5]) or "none"
+        raise RequestError(
+            f"version {version} is not a tag of {repository} (newest tags: {newest}): push the tag first. "
+            "Nothing was changed."
+        )
+    return version
+
+
+def _version_key(tag: str) -> tuple:
+    return tuple(int(p) if p.isdigit() else -1 for p in re.split(r"[.-]", tag.lstrip("v")))
+
+
+@task(retries=0)
+def plan_release(release_type: str, **context: Any) -> dict[str, Any]:
+    """Validate everything the run needs and decide what runs where. Touches no host but to read."""
+    rtype = policy.release_type(release_type)
+    params = context["params"]
+    cfg = config.load()
+    for stage in rtype.stages:
+        cfg.environment(stage)
+    check_connections(cfg, rtype.stages)
+    version = check_version(params.get("version"), remote_tags(cfg), cfg.repository)
+    since = live_version(cfg.environment("production"))
+    release = plan.release_id(version, context["dag_run"].run_after)
+    log.info("%s release %s: %s -> %s as %s, through %s", rtype.name, cfg.app_name, since or "(nothing live)",
+             version, release, " -> ".join(rtype.stages))
+    if params.get("reason"):
+        log.info("reason given: %s", params["reason"])
+    return plan.release_plan(cfg, rtype, version, release, context["run_id"], since)
+
+
+@task(retries=2)
+def install_tools(plan: dict[str, Any]) -> dict[str, int]:
+    """Put the verb scripts (include/scripts) on every host of the run, side by side."""
+    targets = [plan["build"]] + [h for hosts in plan["environments"].values() for h in hosts]
+    installed: dict[str, int] = {}
+    failures: list[str] = []
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        jobs = {pool.submit(remote.install_tools, t["ssh_conn_id"], t["host"], t["tools_dir"]): t for t in targets}
+        for job, t in jobs.items():
+            try:
+                installed[t["host"]] = len(job.result())
+                log.info("%s: scripts installed in %s", t["host"], t["tools_dir"])
+            except remote.RemoteError as err:
+                failures.append(str(err))
+    if failures:
+        raise remote.RemoteError("cannot reach every host of the run:\n- " + "\n- ".join(failures))
+    return installed
