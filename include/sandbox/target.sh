@@ -6,7 +6,7 @@
 #   uat-1          sshd :2223  nginx :8082         UAT
 #   production-1   sshd :2224  nginx :8083         production, web host 1
 #   production-2   sshd :2225  nginx :8084         production, web host 2
-#   lb             nginx :8080 -> production-1, production-2   (what users of production hit)
+#   lb             nginx :8088 -> production-1, production-2   (what users of production hit)
 #   mariadb        :3407       databases zena_staging, zena_uat, zena_production
 #
 # Every host has its own sshd (key login as the non-root user "deploy", pinned
@@ -29,7 +29,7 @@ set -euo pipefail
 ROOT=${SANDBOX_ROOT:-/var/tmp/zena-sandbox}
 USER_NAME=deploy
 DB_PORT=3407
-LB_PORT=8080
+LB_PORT=8088
 HERE=$(cd "$(dirname "$0")" && pwd)
 
 # name ssh_port http_port environment

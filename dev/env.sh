@@ -1,0 +1,24 @@
+# Sourced by the Makefile's commands: the environment Airflow runs in here.
+# Everything is overridable from the caller's environment.
+PROJECT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+export PROJECT
+export SANDBOX_ROOT=${SANDBOX_ROOT:-/var/tmp/zena-sandbox}
+export AIRFLOW_HOME=${AIRFLOW_HOME:-$PROJECT/airflow-home}
+export AIRFLOW__CORE__DAGS_FOLDER=$PROJECT/dags
+export AIRFLOW__CORE__PLUGINS_FOLDER=$PROJECT/plugins
+export AIRFLOW__CORE__LOAD_EXAMPLES=False
+export AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION=False
+export AIRFLOW__CORE__EXECUTOR=${AIRFLOW__CORE__EXECUTOR:-LocalExecutor}
+export AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS=${AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS:-admin:admin}
+export AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE=${AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE:-$AIRFLOW_HOME/passwords.json}
+export AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL=${AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL:-10}
+export AIRFLOW__API__PORT=${AIRFLOW__API__PORT:-8080}
+export AIRFLOW_URL=${AIRFLOW_URL:-http://127.0.0.1:$AIRFLOW__API__PORT}
+export LARAVEL_RELEASE_CONFIG=${LARAVEL_RELEASE_CONFIG:-$PROJECT/include/config/environments.yaml}
+export PYTHONPATH=$PROJECT/plugins${PYTHONPATH:+:$PYTHONPATH}
+export PATH=$PROJECT/.venv/bin:$PATH
+# The sandbox's connections (AIRFLOW_CONN_ZENA_*), once the sandbox has started.
+if [ -f "$SANDBOX_ROOT/airflow.env" ]; then
+  # shellcheck disable=SC1091
+  . "$SANDBOX_ROOT/airflow.env"
+fi

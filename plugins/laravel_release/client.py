@@ -1,0 +1,117 @@
+"""Talk to Airflow's REST API v2 with the official client: trigger, follow, answer sign-offs.
+
+Used by ``make demo``, the end-to-end tests and CI pipelines. A token comes
+from ``POST /auth/token`` with a user and password (or is given directly).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import requests
+from airflow_client import client as af
+
+FINISHED = {"success", "failed"}
+
+
+class ApiError(RuntimeError):
+    """The API refused a request or cannot be reached; the message says which and why."""
+
+
+def fetch_token(base_url: str, username: str, password: str, timeout: float = 10) -> str:
+    try:
+        response = requests.post(
+            f"{base_url.rstrip('/')}/auth/token", json={"username": username, "password": password}, timeout=timeout
+        )
+    except requests.RequestException as err:
+        raise ApiError(f"cannot reach Airflow at {base_url}: {err}") from None
+    if response.status_code >= 400:
+        raise ApiError(f"Airflow at {base_url} refused the login of {username!r}: HTTP {response.status_code}")
+    return str(response.json()["access_token"])
+
+
+@dataclass
+class Airflow:
+    base_url: str
+    token: str
+
+    @classmethod
+    def login(cls, base_url: str, username: str, password: str) -> Airflow:
+        return cls(base_url, fetch_token(base_url, username, password))
+
+    def _api(self) -> af.ApiClient:
+        return af.ApiClient(af.Configuration(host=self.base_url.rstrip("/"), access_token=self.token))
+
+    def _call(self, what: str, fn: Callable[[af.ApiClient], Any]) -> Any:
+        try:
+            with self._api() as api:
+                return fn(api)
+        except af.ApiException as err:
+            raise ApiError(f"{what}: HTTP {err.status}: {err.body or err.reason}") from None
+        except (OSError, af.exceptions.OpenApiException) as err:
+            raise ApiError(f"{what}: cannot reach Airflow at {self.base_url}: {err}") from None
+
+    def unpause(self, dag_id: str) -> None:
+        self._call(f"unpause {dag_id}", lambda api: af.DAGApi(api).patch_dag(dag_id, af.DAGPatchBody(is_paused=False)))
+
+    def trigger(self, dag_id: str, conf: dict[str, Any], note: str | None = None) -> str:
+        body = af.TriggerDAGRunPostBody(conf=conf, logical_date=None, note=note)
+        run = self._call(f"trigger {dag_id}", lambda api: af.DagRunApi(api).trigger_dag_run(dag_id, body))
+        return str(run.dag_run_id)
+
+    def run_state(self, dag_id: str, run_id: str) -> str:
+        run = self._call(f"read {dag_id} {run_id}", lambda api: af.DagRunApi(api).get_dag_run(dag_id, run_id))
+        return str(run.state.value if hasattr(run.state, "value") else run.state)
+
+    def task_states(self, dag_id: str, run_id: str) -> dict[str, str]:
+        tis = self._call(
+            f"read tasks of {dag_id} {run_id}",
+            lambda api: af.TaskInstanceApi(api).get_task_instances(dag_id, run_id, limit=1000),
+        )
+        out = {}
+        for ti in tis.task_instances:
+            key = ti.task_id if ti.map_index in (-1, None) else f"{ti.task_id}[{ti.rendered_map_index or ti.map_index}]"
+            out[key] = str(ti.state.value if hasattr(ti.state, "value") else ti.state)
+        return out
+
+    def pending_signoffs(self, dag_id: str, run_id: str) -> list[Any]:
+        details = self._call(
+            f"read sign-offs of {dag_id} {run_id}",
+            lambda api: af.TaskInstanceApi(api).get_hitl_details(dag_id, run_id, response_received=False),
+        )
+        return list(details.hitl_details)
+
+    def answer(self, dag_id: str, run_id: str, task_id: str, option: str, map_index: int = -1) -> Any:
+        payload = af.UpdateHITLDetailPayload(chosen_options=[option], params_input={})
+        return self._call(
+            f"answer {task_id} of {dag_id} {run_id}",
+            lambda api: af.TaskInstanceApi(api).update_hitl_detail(dag_id, run_id, task_id, map_index, payload),
+        )
+
+    def wait(
+        self,
+        dag_id: str,
+        run_id: str,
+        timeout: float = 900,
+        poll: float = 2,
+        on_progress: Callable[[dict[str, str]], None] | None = None,
+        until: Callable[[], bool] | None = None,
+    ) -> str:
+        """Poll until the run finishes (or ``until()`` holds); returns the run's state."""
+        deadline = time.monotonic() + timeout
+        seen: dict[str, str] = {}
+        while time.monotonic() < deadline:
+            state = self.run_state(dag_id, run_id)
+            if on_progress:
+                states = self.task_states(dag_id, run_id)
+                changed = {k: v for k, v in states.items() if seen.get(k) != v}
+                if changed:
+                    on_progress(changed)
+                seen = states
+            if state in FINISHED or (until and until()):
+                return state
+            time.sleep(poll)
+        raise ApiError(f"{dag_id} {run_id} did not finish within {timeout:.0f} s (last state: {state})")

@@ -1,0 +1,106 @@
+"""The environment file: the shipped one loads; every mistake names the file and the key."""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+
+import pytest
+import yaml
+
+from laravel_release import config
+
+SHIPPED = config.DEFAULT_CONFIG
+
+
+def raw() -> dict:
+    return yaml.safe_load(SHIPPED.read_text())
+
+
+def write(tmp_path: Path, data: dict) -> Path:
+    path = tmp_path / "envs.yaml"
+    path.write_text(yaml.safe_dump(data))
+    return path
+
+
+def test_the_shipped_file_targets_the_sandbox():
+    cfg = config.load(SHIPPED)
+    assert set(cfg.environments) == {"staging", "uat", "production"}
+    production = cfg.environment("production")
+    assert [h.name for h in production.hosts] == ["production-1", "production-2"]
+    assert production.primary.name == "production-1"
+    assert cfg.build.test_commands, "the build runs the app's tests"
+    assert all(h.deploy_path.startswith("/") for env in cfg.environments.values() for h in env.hosts)
+
+
+def test_the_example_for_real_servers_is_valid():
+    cfg = config.load(SHIPPED.parent / "zenamanage.example.yaml")
+    assert cfg.environment("production").hosts[0].reload_command == "sudo systemctl reload php8.2-fpm"
+
+
+def test_defaults_apply_and_environments_override_them():
+    cfg = config.load(SHIPPED)
+    assert cfg.environment("staging").keep_releases == 5
+    assert [t.name for t in cfg.environment("uat").smoke_tests][-1] == "unknown page is a 404"
+    assert cfg.environment("staging").smoke_tests[0].status == 200
+
+
+def test_the_environment_variable_chooses_the_file(tmp_path, monkeypatch):
+    data = raw()
+    data["app"]["name"] = "Elsewhere"
+    monkeypatch.setenv(config.CONFIG_ENV_VAR, str(write(tmp_path, data)))
+    assert config.load().app_name == "Elsewhere"
+
+
+@pytest.mark.parametrize(
+    ("mutate", "key", "words"),
+    [
+        (lambda d: d["environments"]["production"]["hosts"][1].pop("ssh_conn_id"),
+         "environments.production.hosts[1]", "'ssh_conn_id' is a required property"),
+        (lambda d: d["environments"]["staging"]["hosts"][0].update(deploy_path="relative/path"),
+         "environments.staging.hosts[0].deploy_path", "does not match"),
+        (lambda d: d["environments"]["uat"].update(keep_releases=1),
+         "environments.uat.keep_releases", "less than the minimum"),
+        (lambda d: d["environments"].pop("uat"), "environments", "'uat' is a required property"),
+        (lambda d: d["environments"].update(qa={"hosts": []}), "environments", "'qa' was unexpected"),
+        (lambda d: d["build"].update(timeout_seconds="long"), "build.timeout_seconds", "is not of type 'integer'"),
+        (lambda d: d["environments"]["staging"]["hosts"][0].update(base_url="127.0.0.1:8081"),
+         "environments.staging.hosts[0].base_url", "does not match"),
+        (lambda d: d["defaults"].update(release_commands=["config:cache; rm -rf /"]),
+         "defaults.release_commands[0]", "does not match"),
+    ],
+)
+def test_a_mistake_names_the_file_and_the_key(tmp_path, mutate, key, words):
+    data = copy.deepcopy(raw())
+    mutate(data)
+    path = write(tmp_path, data)
+    with pytest.raises(config.ConfigError) as err:
+        config.load(path)
+    message = str(err.value)
+    assert f"{path}: key {key}: " in message
+    assert words in message
+
+
+def test_two_hosts_with_one_name_are_refused(tmp_path):
+    data = raw()
+    hosts = data["environments"]["production"]["hosts"]
+    hosts[1]["name"] = hosts[0]["name"]
+    with pytest.raises(config.ConfigError, match=r"environments\.production\.hosts: host name 'production-1' is used twice"):
+        config.load(write(tmp_path, data))
+
+
+def test_a_missing_file_says_how_to_point_at_one(tmp_path):
+    with pytest.raises(config.ConfigError, match="environment file not found; set LARAVEL_RELEASE_CONFIG"):
+        config.load(tmp_path / "nope.yaml")
+
+
+def test_a_file_that_is_not_yaml_says_so(tmp_path):
+    path = tmp_path / "bad.yaml"
+    path.write_text("app: [unclosed\n")
+    with pytest.raises(config.ConfigError, match="not valid YAML"):
+        config.load(path)
+
+
+def test_an_unknown_environment_lists_the_known_ones():
+    with pytest.raises(config.ConfigError, match="unknown environment 'prod'; the file defines staging, uat, production"):
+        config.load(SHIPPED).environment("prod")

@@ -1,0 +1,71 @@
+"""The plan: what runs on which host, with every value quoted."""
+
+from __future__ import annotations
+
+import shlex
+from datetime import datetime, timezone
+
+from laravel_release import config, plan, policy
+
+CFG = config.load(config.DEFAULT_CONFIG)
+
+
+def make(rtype: str = "feature", version: str = "v1.1.0") -> dict:
+    return plan.release_plan(CFG, policy.release_type(rtype), version, f"{version}-20260101020000",
+                             "manual__2026-01-01T02:00:00", "v1.0.0")
+
+
+def test_release_id_is_version_and_run_time():
+    assert plan.release_id("v1.2.0", datetime(2026, 3, 4, 2, 5, 6, tzinfo=timezone.utc)) == "v1.2.0-20260304020506"
+
+
+def test_the_plan_covers_the_stages_of_the_type():
+    assert list(make("hotfix")["environments"]) == ["staging", "production"]
+    assert list(make("major")["environments"]) == ["staging", "uat", "production"]
+
+
+def test_production_has_two_hosts_and_the_first_is_primary():
+    hosts = make()["environments"]["production"]
+    assert [(h["host"], h["primary"]) for h in hosts] == [("production-1", True), ("production-2", False)]
+
+
+def test_every_step_command_runs_a_script_from_the_hosts_tools():
+    for h in make()["environments"]["production"]:
+        for step, cmd in h["commands"].items():
+            words = shlex.split(cmd)
+            assert words[0].startswith(h["tools_dir"] + "/"), (step, cmd)
+            assert words[0].endswith(".sh")
+
+
+def test_values_are_quoted_so_the_shell_sees_them_as_one_word():
+    host = make()["environments"]["staging"][0]
+    reload = CFG.environment("staging").hosts[0].reload_command
+    words = shlex.split(host["commands"]["switch"])
+    assert words[words.index("--reload") + 1] == reload  # "$(cat ...)" reaches switch.sh untouched
+    build = shlex.split(make()["build"]["commands"]["build"])
+    assert build[build.index("--tag") + 1] == "v1.1.0"
+    assert build.count("--test") == len(CFG.build.test_commands)
+
+
+def test_prepare_unpacks_links_shared_state_and_warms_caches():
+    cmd = make()["environments"]["uat"][0]["commands"]["prepare"]
+    verbs = [shlex.split(part)[0].rsplit("/", 1)[1] for part in cmd.split(" && ")]
+    assert verbs == ["release.sh", "shared.sh", "artisan.sh"]
+    assert "config:cache" in cmd and "route:cache" in cmd
+
+
+def test_switch_restarts_queue_workers_after_going_live():
+    cmd = make()["environments"]["production"][1]["commands"]["switch"]
+    assert cmd.index("switch.sh") < cmd.index("queue:restart")
+
+
+def test_verification_expects_the_version_on_every_host():
+    for h in make("major", "v2.0.0")["environments"]["production"]:
+        assert h["verify"]["version"] == "v2.0.0"
+        assert h["verify"]["base_url"].startswith("http://127.0.0.1:")
+
+
+def test_uploads_go_to_the_hosts_deploy_path():
+    h = make()["environments"]["production"][1]
+    assert h["upload"]["target"] == f"{CFG.environment('production').hosts[1].deploy_path}/.deploy/uploads/v1.1.0-20260101020000.tar.gz"
+    assert h["upload"]["source"].startswith(CFG.build.path + "/artifacts/")
