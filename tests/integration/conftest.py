@@ -1,0 +1,76 @@
+"""Run whole release DAGs in this process (``dag.test()``) against the sandbox target."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+HOSTS = {"staging-1": 8081, "uat-1": 8082, "production-1": 8083, "production-2": 8084}
+
+
+@dataclass
+class Run:
+    state: str
+    tasks: dict[str, str]  # task id (with [map index]) -> state
+    log: str
+
+    def failed_tasks(self) -> list[str]:
+        return sorted(t for t, s in self.tasks.items() if s == "failed")
+
+
+@pytest.fixture(scope="session")
+def fresh_sandbox(sandbox):
+    """The sandbox with nothing deployed and empty databases."""
+    subprocess.run([str(ROOT / "include" / "sandbox" / "target.sh"), "reset"], check=True, capture_output=True)
+    return sandbox
+
+
+@pytest.fixture(scope="session")
+def dags(airflow_db):
+    from airflow.dag_processing.dagbag import DagBag
+
+    bag = DagBag(dag_folder=str(ROOT / "dags"))
+    assert not bag.import_errors
+    return bag.dags
+
+
+@pytest.fixture
+def run_dag(dags, capfd):
+    def run(dag_id: str, conf: dict) -> Run:
+        capfd.readouterr()
+        dagrun = dags[dag_id].test(run_conf=conf)
+        out, err = capfd.readouterr()
+        tasks = {}
+        for ti in dagrun.get_task_instances():
+            key = ti.task_id if ti.map_index < 0 else f"{ti.task_id}[{ti.map_index}]"
+            tasks[key] = str(ti.state.value if hasattr(ti.state, "value") else ti.state)
+        state = str(dagrun.state.value if hasattr(dagrun.state, "value") else dagrun.state)
+        return Run(state, tasks, out + err)
+
+    return run
+
+
+def served_version(host: str) -> str | None:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{HOSTS[host]}/api/version", timeout=5) as r:
+            return json.load(r)["version"]
+    except OSError:
+        return None
+
+
+def get_json(url: str) -> dict:
+    with urllib.request.urlopen(url, timeout=5) as r:
+        return json.load(r)
+
+
+def sql(sandbox: Path, query: str) -> str:
+    return subprocess.run(
+        ["mariadb", "--no-defaults", f"--socket={sandbox}/mariadb/run/mariadb.sock", "-uroot", "-N", "-B", "-e", query],
+        check=True, capture_output=True, text=True,
+    ).stdout.strip()

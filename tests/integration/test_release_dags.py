@@ -1,0 +1,90 @@
+"""Whole releases on the sandbox: every host ends up serving the version, the database migrated.
+
+The tests of this module run in order on one sandbox: each starts from what the
+previous one left live, as successive releases do.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.integration.conftest import HOSTS, get_json, served_version, sql
+
+pytestmark = pytest.mark.integration
+
+PRODUCTION = ("production-1", "production-2")
+
+
+def releases_on(sandbox, host: str) -> set[str]:
+    return {p.name for p in (sandbox / "hosts" / host / "app" / "releases").iterdir()}
+
+
+def test_a_hotfix_takes_the_first_release_through_staging_to_both_production_hosts(fresh_sandbox, run_dag):
+    run = run_dag("release_hotfix", {"version": "v1.0.0", "reason": "first release of ZenaManage"})
+    assert run.state == "success", run.failed_tasks()
+    assert {h: served_version(h) for h in HOSTS} == {
+        "staging-1": "v1.0.0", "uat-1": None, "production-1": "v1.0.0", "production-2": "v1.0.0"}
+    assert len(get_json("http://127.0.0.1:8088/api/projects")["projects"]) == 3
+    backups = list((fresh_sandbox / "hosts/production-1/app/.deploy/backups").glob("v1.0.0-*.sql.gz"))
+    assert len(backups) == 1 and backups[0].with_name(backups[0].name + ".sha256").exists()
+    # both web hosts share one database: migrations ran once, on the first host
+    assert (fresh_sandbox / "hosts/production-1/app/.deploy/migrations.log").exists()
+    assert not (fresh_sandbox / "hosts/production-2/app/.deploy/migrations.log").exists()
+    assert run.tasks["production.switch_release[0]"] == run.tasks["production.switch_release[1]"] == "success"
+
+
+def test_a_release_with_a_migration_migrates_each_database_once(fresh_sandbox, run_dag):
+    run = run_dag("release_hotfix", {"version": "v1.1.0", "reason": "status column needed by the CVE fix"})
+    assert run.state == "success", run.failed_tasks()
+    for host in ("staging-1", *PRODUCTION):
+        assert served_version(host) == "v1.1.0"
+    for db in ("zena_staging", "zena_production"):
+        assert sql(fresh_sandbox, f"SHOW COLUMNS FROM {db}.projects LIKE 'status'").startswith("status")
+        assert sql(fresh_sandbox, f"SELECT COUNT(*) FROM {db}.migrations") == "2"
+    assert get_json("http://127.0.0.1:8088/api/projects")["projects"][0]["status"] == "active"
+    assert "Add a status to projects" in run.log  # the release notes since v1.0.0
+
+
+def test_a_release_that_fails_staging_verification_never_reaches_production(fresh_sandbox, run_dag):
+    before = {h: releases_on(fresh_sandbox, h) for h in PRODUCTION}
+    run = run_dag("release_hotfix", {"version": "v1.3.0", "reason": "try the release that is broken"})
+    assert run.state == "failed"
+    assert run.failed_tasks() == ["staging.verify_release[0]"]
+    assert "staging-1: v1.3.0 failed verification" in run.log and "search=not configured" in run.log
+    touched = [t for t, s in run.tasks.items() if t.startswith("production.") and s == "success"]
+    assert touched == ["production.plan_hosts"]  # it only reads the plan
+    assert {h: served_version(h) for h in PRODUCTION} == {h: "v1.1.0" for h in PRODUCTION}
+    assert {h: releases_on(fresh_sandbox, h) for h in PRODUCTION} == before
+
+
+def test_a_version_that_is_not_a_tag_is_refused_before_any_host_changes(fresh_sandbox, run_dag):
+    before = {h: releases_on(fresh_sandbox, h) for h in ("staging-1", *PRODUCTION)}
+    run = run_dag("release_hotfix", {"version": "v9.9.9", "reason": "a version nobody tagged"})
+    assert run.state == "failed" and run.failed_tasks() == ["plan_release"]
+    assert "version v9.9.9 is not a tag of" in run.log and "v1.3.0" in run.log
+    assert {h: releases_on(fresh_sandbox, h) for h in before} == before
+
+
+def test_a_missing_connection_is_named_before_anything_runs(fresh_sandbox, run_dag, monkeypatch):
+    monkeypatch.delenv("AIRFLOW_CONN_ZENA_PRODUCTION_2")
+    run = run_dag("release_hotfix", {"version": "v1.2.0", "reason": "connection test for the record"})
+    assert run.state == "failed" and run.failed_tasks() == ["plan_release"]
+    assert "Airflow connection(s) zena_production_2 named in" in run.log
+
+
+def test_a_missing_config_file_is_named(fresh_sandbox, run_dag, monkeypatch, tmp_path):
+    monkeypatch.setenv("LARAVEL_RELEASE_CONFIG", str(tmp_path / "missing.yaml"))
+    run = run_dag("release_hotfix", {"version": "v1.2.0", "reason": "config test for the record"})
+    assert run.failed_tasks() == ["plan_release"]
+    assert f"{tmp_path}/missing.yaml: environment file not found" in run.log
+
+
+def test_an_unreachable_host_is_named_and_the_live_release_stays(fresh_sandbox, run_dag, monkeypatch):
+    import os
+
+    conn = os.environ["AIRFLOW_CONN_ZENA_PRODUCTION_2"].replace('"port": 2225', '"port": 2299')
+    monkeypatch.setenv("AIRFLOW_CONN_ZENA_PRODUCTION_2", conn)
+    run = run_dag("release_hotfix", {"version": "v1.2.0", "reason": "unreachable host test for the record"})
+    assert run.state == "failed"
+    assert "production-2: cannot connect over SSH (connection 'zena_production_2')" in run.log
+    assert {h: served_version(h) for h in PRODUCTION} == {h: "v1.1.0" for h in PRODUCTION}
