@@ -18,7 +18,7 @@ gitc() { git -C "$work" -c user.name="ZenaManage Developers" -c user.email="dev@
 
 commit_layer() {  # layer-folder tag date
   local layer=$1 tag=$2 date=$3
-  (cd "$layer" && tar --exclude=.message --exclude=vendor -cf - .) | tar -xf - -C "$work"
+  (cd "$layer" && tar --exclude=.message --exclude=vendor -cf - .) | tar -xmf - -C "$work"  # -m: new mtimes, so git sees every change
   gitc add -A
   GIT_AUTHOR_DATE=$date GIT_COMMITTER_DATE=$date gitc commit -q -F "$layer/.message"
   GIT_COMMITTER_DATE=$date gitc tag -a "$tag" -m "ZenaManage $tag"

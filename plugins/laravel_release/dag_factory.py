@@ -1,7 +1,7 @@
 """A release DAG from a row of the policy table.
 
-    plan_release ─> install_tools ─> build_release ─> staging ─> [uat ─> approve_production ─>] production ─> finish_release
-                                          └─> write_release_notes ──────────────────┘
+    plan_release ─> install_tools ─> build_release ─> staging ─> [uat ─> write_signoff_request ─> approve_production ─>]
+                                          └─> write_release_notes ──────────┘                production ─> finish_release
 
 Each stage is the task group of ``steps.deploy``; a type whose policy asks for
 UAT sign-off gets ``approve_production`` between UAT and production.
@@ -64,9 +64,7 @@ def release_dag(name: str, doc_md: str | None = None) -> DAG:
         verified = None
         for stage in rtype.stages:
             if stage == "production" and rtype.uat_signoff:
-                signoff = gates.uat_signoff(rtype)
-                [previous, notes] >> signoff
-                previous = signoff
+                previous = gates.uat_signoff(rtype, plan, notes, previous)
             entry, verified = deploy_environment(plan, stage)
             previous >> entry
             previous = verified

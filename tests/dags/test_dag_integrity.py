@@ -79,7 +79,8 @@ def test_hotfix_skips_uat_but_verifies_staging(dagbag):
 def test_production_waits_for_uat_signoff(dagbag, dag_id):
     dag = dagbag.dags[dag_id]
     signoff = dag.get_task("approve_production")
-    assert {"uat.verify_release", "write_release_notes"} <= signoff.upstream_task_ids
+    assert signoff.upstream_task_ids == {"write_signoff_request"}
+    assert {"uat.verify_release", "write_release_notes", "plan_release"} <= dag.task_dict["write_signoff_request"].upstream_task_ids
     assert dag.get_task("production.check_hosts").upstream_task_ids == {"approve_production", "production.plan_hosts"}
     assert signoff.response_timeout.total_seconds() == 72 * 3600
 
