@@ -118,8 +118,10 @@ DEFAULTS: dict[str, Any] = {
     "keep_releases": 5,
     "shared_dirs": ["storage"],
     "shared_files": [".env"],
-    "release_commands": ["config:clear", "cache:clear", "route:clear", "view:clear", "config:cache", "route:cache"],
-    "after_switch_commands": ["queue:restart"],
+    # before going live, in the new release only (config:cache and route:cache clear their own caches first)
+    "release_commands": ["config:cache", "route:cache"],
+    # after going live: caches shared with the old release, and queue workers running its code
+    "after_switch_commands": ["view:clear", "cache:clear", "queue:restart"],
     "smoke_tests": [],
     "min_free_mb": 500,
     "backup": {"keep": 5},

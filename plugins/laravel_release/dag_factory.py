@@ -3,8 +3,9 @@
     plan_release ─> install_tools ─> build_release ─> staging ─> [uat ─> write_signoff_request ─> approve_production ─>]
                                           └─> write_release_notes ──────────┘                production ─> finish_release
 
-Each stage is the task group of ``steps.deploy``; a type whose policy asks for
-UAT sign-off gets ``approve_production`` between UAT and production.
+Each stage is the task group of ``steps.deploy`` (its build is distributed to
+every stage at once; going live waits for the previous stage); a type whose
+policy asks for UAT sign-off gets ``approve_production`` between UAT and production.
 """
 
 from __future__ import annotations
@@ -61,12 +62,9 @@ def release_dag(name: str, doc_md: str | None = None) -> DAG:
         build, notes = build_release(plan)
         install_tools(plan) >> build
         previous = build
-        verified = None
         for stage in rtype.stages:
             if stage == "production" and rtype.uat_signoff:
                 previous = gates.uat_signoff(rtype, plan, notes, previous)
-            entry, verified = deploy_environment(plan, stage)
-            previous >> entry
-            previous = verified
-        finish_release(plan, verified)
+            previous = deploy_environment(plan, stage, built=build, previous=previous)
+        finish_release(plan, previous)
     return dag

@@ -16,7 +16,7 @@ from laravel_release.config import Config, Environment, Host
 from laravel_release.policy import ReleaseType
 
 # Seconds of silence a step may take on a host before it is stopped.
-STEP_TIMEOUTS = {"check": 60, "prepare": 300, "backup": 1800, "migrate": 1800, "switch": 120, "cleanup": 300}
+STEP_TIMEOUTS = {"check": 60, "unpack": 300, "prepare": 300, "backup": 1800, "migrate": 1800, "switch": 120, "cleanup": 300}
 
 
 def release_id(version: str, run_after: Any) -> str:
@@ -64,14 +64,14 @@ def host_target(cfg: Config, env: Environment, host: Host, version: str, release
     commands = {
         "check": remote.command(h.tools, "check", extra=remote.options(
             deploy_path=h.deploy_path, min_free_mb=env.min_free_mb, database=True)),
-        "prepare": remote.chain(
+        "unpack": remote.chain(
             remote.command(h.tools, "release", extra=remote.options(
                 deploy_path=h.deploy_path, release=release, artifact=upload_path(h, release))),
             remote.command(h.tools, "shared", extra=remote.options(
                 deploy_path=h.deploy_path, release=release, dir=list(env.shared_dirs), file=list(env.shared_files))),
-            remote.command(h.tools, "artisan", *env.release_commands, extra=remote.options(
-                deploy_path=h.deploy_path, release=release)) if env.release_commands else "",
         ),
+        "prepare": remote.command(h.tools, "artisan", *env.release_commands, extra=remote.options(
+            deploy_path=h.deploy_path, release=release)) if env.release_commands else "true",
         "backup": remote.command(h.tools, "backup", extra=remote.options(
             deploy_path=h.deploy_path, name=release, keep=env.backup_keep)),
         "migrate": remote.command(h.tools, "migrate", extra=remote.options(deploy_path=h.deploy_path, release=release)),

@@ -181,11 +181,15 @@ def install_tools(ssh_conn_id: str, host: str, tools_dir: str) -> list[str]:
     return [s.name for s in scripts]
 
 
-def transfer(source_conn: str, target_conn: str, target_host: str, files: list[tuple[str, str]]) -> int:
-    """Copy files from one host to another through this worker (SFTP at both ends).
+def transfer(
+    source_conn: str, target_conn: str, target_host: str, files: list[tuple[str, str]], then: str = "",
+    timeout: float = 300,
+) -> tuple[int, list[dict[str, Any]]]:
+    """Copy files from one host to another through this worker (SFTP at both ends), then run ``then`` there.
 
     Each file is written to ``<target>.partial`` and renamed, so an interrupted
-    transfer never leaves a file that looks complete. Returns the bytes copied.
+    transfer never leaves a file that looks complete. Returns the bytes copied
+    and the results of ``then``.
     """
     buffers = []
     _, client = connect(source_conn, "build host")
@@ -195,16 +199,22 @@ def transfer(source_conn: str, target_conn: str, target_host: str, files: list[t
             sftp.getfo(source, buffer)
             buffers.append((buffer, target))
     total = 0
-    _, client = connect(target_conn, target_host)
-    with client, client.open_sftp() as sftp:
-        for buffer, target in buffers:
-            size = buffer.tell()
-            buffer.seek(0)
-            _sftp_makedirs(sftp, str(Path(target).parent))
-            sftp.putfo(buffer, target + ".partial", file_size=size, confirm=True)
-            sftp.posix_rename(target + ".partial", target)
-            total += size
-    return total
+    hook, client = connect(target_conn, target_host)
+    with client:
+        with client.open_sftp() as sftp:
+            for buffer, target in buffers:
+                size = buffer.tell()
+                buffer.seek(0)
+                _sftp_makedirs(sftp, str(Path(target).parent))
+                sftp.putfo(buffer, target + ".partial", file_size=size, confirm=True)
+                sftp.posix_rename(target + ".partial", target)
+                total += size
+        if not then:
+            return total, []
+        code, out, err = hook.exec_ssh_client_command(client, then, get_pty=False, environment=None, timeout=timeout)
+    if code != 0:
+        raise RemoteError(f"{target_host}: {then.split()[0].rsplit('/', 1)[-1]} failed with exit {code}: {error_reason(err)}")
+    return total, parse_results(out)
 
 
 def _sftp_makedirs(sftp: Any, path: str) -> None:

@@ -72,7 +72,16 @@ def test_hotfix_skips_uat_but_verifies_staging(dagbag):
     ids = set(dag.task_ids)
     assert not any(i.startswith("uat.") for i in ids) and "approve_production" not in ids
     assert "staging.verify_release" in dag.get_task("production.check_hosts").upstream_task_ids
-    assert "staging.verify_release" in dag.get_task("production.upload_release").upstream_task_ids
+    for task_id in ("production.backup_database", "production.migrate_database", "production.switch_release"):
+        assert "staging.verify_release" in dag.get_task(task_id).get_flat_relative_ids(upstream=True)
+
+
+@pytest.mark.parametrize("dag_id", RELEASE_DAGS)
+def test_the_build_is_distributed_to_every_stage_at_once(dagbag, dag_id):
+    dag = dagbag.dags[dag_id]
+    for stage in ("staging", "production"):
+        assert dag.get_task(f"{stage}.upload_release").upstream_task_ids == {"build_release", f"{stage}.plan_hosts"}
+        assert f"{stage}.upload_release" in dag.get_task(f"{stage}.prepare_release").upstream_task_ids
 
 
 @pytest.mark.parametrize("dag_id", ["release_feature", "release_maintenance", "release_major"])

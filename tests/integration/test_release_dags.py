@@ -19,6 +19,15 @@ def releases_on(sandbox, host: str) -> set[str]:
     return {p.name for p in (sandbox / "hosts" / host / "app" / "releases").iterdir()}
 
 
+def live_on(sandbox, host: str) -> str:
+    return (sandbox / "hosts" / host / "app" / "current").readlink().name
+
+
+# What may run on a later stage before the earlier one is verified: reading the plan and
+# receiving the build (a new folder under releases/, never live).
+EARLY = ("plan_hosts", "upload_release")
+
+
 def test_a_hotfix_takes_the_first_release_through_staging_to_both_production_hosts(fresh_sandbox, run_dag):
     run = run_dag("release_hotfix", {"version": "v1.0.0", "reason": "first release of ZenaManage"})
     assert run.state == "success", run.failed_tasks()
@@ -45,16 +54,17 @@ def test_a_release_with_a_migration_migrates_each_database_once(fresh_sandbox, r
     assert "Add a status to projects" in run.log  # the release notes since v1.0.0
 
 
-def test_a_release_that_fails_staging_verification_never_reaches_production(fresh_sandbox, run_dag):
-    before = {h: releases_on(fresh_sandbox, h) for h in PRODUCTION}
+def test_a_release_that_fails_staging_verification_never_goes_live_in_production(fresh_sandbox, run_dag):
+    before = {h: live_on(fresh_sandbox, h) for h in PRODUCTION}
     run = run_dag("release_hotfix", {"version": "v1.3.0", "reason": "try the release that is broken"})
     assert run.state == "failed"
     assert run.failed_tasks() == ["staging.verify_release[0]"]
     assert "staging-1: v1.3.0 failed verification" in run.log and "search=not configured" in run.log
-    touched = [t for t, s in run.tasks.items() if t.startswith("production.") and s == "success"]
-    assert touched == ["production.plan_hosts"]  # it only reads the plan
+    ran = {t.split("[")[0].split(".")[1] for t, s in run.tasks.items() if t.startswith("production.") and s == "success"}
+    assert ran <= set(EARLY)
+    assert {h: live_on(fresh_sandbox, h) for h in PRODUCTION} == before
     assert {h: served_version(h) for h in PRODUCTION} == {h: "v1.1.0" for h in PRODUCTION}
-    assert {h: releases_on(fresh_sandbox, h) for h in PRODUCTION} == before
+    assert sql(fresh_sandbox, "SELECT COUNT(*) FROM zena_production.migrations") == "2"
 
 
 def test_a_version_that_is_not_a_tag_is_refused_before_any_host_changes(fresh_sandbox, run_dag):

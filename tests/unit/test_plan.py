@@ -47,16 +47,18 @@ def test_values_are_quoted_so_the_shell_sees_them_as_one_word():
     assert build.count("--test") == len(CFG.build.test_commands)
 
 
-def test_prepare_unpacks_links_shared_state_and_warms_caches():
-    cmd = make()["environments"]["uat"][0]["commands"]["prepare"]
-    verbs = [shlex.split(part)[0].rsplit("/", 1)[1] for part in cmd.split(" && ")]
-    assert verbs == ["release.sh", "shared.sh", "artisan.sh"]
-    assert "config:cache" in cmd and "route:cache" in cmd
+def test_unpack_only_adds_a_folder_and_prepare_warms_its_caches():
+    commands = make()["environments"]["uat"][0]["commands"]
+    verbs = [shlex.split(part)[0].rsplit("/", 1)[1] for part in commands["unpack"].split(" && ")]
+    assert verbs == ["release.sh", "shared.sh"]
+    assert shlex.split(commands["prepare"])[-4:] == ["--deploy-path", CFG.environment("uat").hosts[0].deploy_path,
+                                                     "--release", "v1.1.0-20260101020000"]
+    assert "config:cache" in commands["prepare"] and "cache:clear" not in commands["prepare"]
 
 
-def test_switch_restarts_queue_workers_after_going_live():
+def test_shared_caches_are_cleared_and_workers_restarted_after_going_live():
     cmd = make()["environments"]["production"][1]["commands"]["switch"]
-    assert cmd.index("switch.sh") < cmd.index("queue:restart")
+    assert cmd.index("switch.sh") < cmd.index("cache:clear") < cmd.index("queue:restart")
 
 
 def test_verification_expects_the_version_on_every_host():

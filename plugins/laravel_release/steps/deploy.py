@@ -1,12 +1,18 @@
 """Deploy one environment: the same task group for staging, UAT and production.
 
-    plan_hosts ─> check_hosts ──> backup_database ─┐
-              └─> upload_release ─> prepare_release ┴─> migrate_database ─> switch_release ─> verify_release ─> cleanup_releases
+    (after the build)       upload_release (and unpack) ───────────────────┐
+    (after the last stage)  check_hosts ─┬─> backup_database ──────────────┼─> migrate_database ─> switch_release ─> verify_release ─> cleanup_releases
+                                         └─> prepare_release (caches) ─────┘
+
+The build is distributed to every environment as soon as it exists: uploading
+and unpacking only add a folder under releases/, so later stages are ready when
+their turn comes. What depends on the environment's state (checks, caches built
+from its .env, backup, migrations) waits for the previous stage to be verified.
+Nothing before ``switch_release`` changes what users are served.
 
 Per-host steps are mapped task instances (one per host, labelled with its name),
 so the hosts of an environment work side by side; the backup and the migrations
-run once, on the environment's first host. Nothing before ``switch_release``
-changes what users are served.
+run once, on the environment's first host.
 """
 
 from __future__ import annotations
@@ -32,16 +38,18 @@ def plan_hosts(plan: dict[str, Any], environment: str) -> list[dict[str, Any]]:
 
 
 @task(map_index_template="{{ host }}", retries=2)
-def upload_release(target: dict[str, Any]) -> int:
-    """Copy the build (and its checksum) from the build host to a host. Safe to retry."""
+def upload_release(target: dict[str, Any]) -> list[dict[str, Any]]:
+    """Copy the build (and its checksum) from the build host to a host and unpack it there
+    (release.sh, shared.sh): a new folder under releases/, never live. Safe to retry."""
     host, up = target["host"], target["upload"]
     get_current_context()["host"] = host  # type: ignore[typeddict-unknown-key]
-    size = remote.transfer(
+    size, results = remote.transfer(
         up["build_conn_id"], target["ssh_conn_id"], host,
         [(up["source"], up["target"]), (up["source"] + ".sha256", up["target"] + ".sha256")],
+        then=target["commands"]["unpack"], timeout=target["timeouts"]["unpack"],
     )
-    log.info("%s: uploaded %s (%d bytes)", host, up["target"], size)
-    return size
+    log.info("%s: uploaded %s (%d bytes) and unpacked it", host, up["target"], size)
+    return results
 
 
 def on_each_host(task_id: str, step: str, hosts: XComArg, retries: int = 0) -> Any:
@@ -54,24 +62,23 @@ def on_primary_host(task_id: str, step: str, hosts: XComArg) -> RemoteScript:
     return RemoteScript(task_id=task_id, step=step, target=hosts, retries=0)
 
 
-def deploy_environment(plan: XComArg, env: str) -> tuple[list[Any], Any]:
-    """The task group that deploys the planned release to ``env``.
+def deploy_environment(plan: XComArg, env: str, built: Any, previous: Any) -> Any:
+    """The task group that deploys the planned release to ``env``; returns its ``verify_release``.
 
-    Returns the tasks that must wait for the previous stage (``check_hosts``,
-    ``upload_release``; ``plan_hosts`` starts as soon as the plan exists) and
-    the group's last gate, ``verify_release``.
+    ``built`` is the build task (the distribution starts after it), ``previous``
+    the gate the environment waits for (the previous stage's verification or a sign-off).
     """
     with TaskGroup(env, tooltip=f"deploy to {env}"):
         hosts = plan_hosts(plan, env)
-        checks = on_each_host("check_hosts", "check", hosts, retries=1)
         upload = upload_release.expand(target=hosts)
+        checks = on_each_host("check_hosts", "check", hosts, retries=1)
         prepare = on_each_host("prepare_release", "prepare", hosts, retries=1)
         backup = on_primary_host("backup_database", "backup", hosts)
         migrate = on_primary_host("migrate_database", "migrate", hosts)
         switch, verify = go_live(hosts)
         cleanup = on_each_host("cleanup_releases", "cleanup", hosts, retries=1)
-        checks >> backup
-        upload >> prepare
-        [checks, prepare, backup] >> migrate >> switch
+        built >> upload >> prepare
+        previous >> checks >> [backup, prepare]
+        [prepare, backup] >> migrate >> switch
         verify >> cleanup
-    return [checks, upload], verify
+    return verify
