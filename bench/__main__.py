@@ -57,7 +57,9 @@ class Load:
     def __init__(self, url: str, clients: int = 8, seconds: int = 600):
         self.proc = subprocess.Popen(
             ["ab", "-q", "-l", "-r", "-t", str(seconds), "-n", "10000000", "-c", str(clients), url],
-            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
         )
 
     def stop(self) -> dict[str, float]:
@@ -97,8 +99,11 @@ def timings(api: Airflow, run_id: str, started: float) -> dict[str, float]:
         for ti in tis:
             if ti.operator != "RemoteScript":
                 continue
-            entry = af.XComApi(c).get_xcom_entry("release_hotfix", ti.task_id, run_id, "return_value",
-                                                 map_index=ti.map_index).actual_instance
+            entry = (
+                af.XComApi(c)
+                .get_xcom_entry("release_hotfix", ti.task_id, run_id, "return_value", map_index=ti.map_index)
+                .actual_instance
+            )
             value = entry.value if isinstance(entry.value, list) else json.loads(entry.value)
             seconds = sum(float(r.get("seconds", 0)) for r in value)
             remote[ti.task_id] = max(remote.get(ti.task_id, 0.0), seconds)

@@ -22,7 +22,7 @@ VERSIONS = ["v1.0.0", "v1.1.0", "v1.2.0"]  # v1.3.0 is the bad one: not for the 
 
 def live_version() -> str | None:
     try:
-        with urllib.request.urlopen(f"{PRODUCTION}/api/version", timeout=5) as r:
+        with urllib.request.urlopen(f"{PRODUCTION}/api/version", timeout=5) as r:  # noqa: S310 (a fixed http URL)
             return json.load(r).get("version")
     except OSError:
         return None
@@ -58,7 +58,12 @@ def main() -> int:
     api = Airflow.login(URL, "admin", "admin")
     live = live_version()
     if live is None:
-        if release(api, "release_hotfix", {"version": "v1.0.0", "reason": "first release of ZenaManage to the sandbox"}) != "success":
+        if (
+            release(
+                api, "release_hotfix", {"version": "v1.0.0", "reason": "first release of ZenaManage to the sandbox"}
+            )
+            != "success"
+        ):
             return 1
         live = "v1.0.0"
     nxt = VERSIONS[min(VERSIONS.index(live) + 1, len(VERSIONS) - 1)] if live in VERSIONS else VERSIONS[-1]

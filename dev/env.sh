@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Sourced by the Makefile's commands: the environment Airflow runs in here.
 # Everything is overridable from the caller's environment.
 PROJECT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)

@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 
 APT_PACKAGES="php8.2-fpm php8.2-cli php8.2-mysql php8.2-mbstring php8.2-xml php8.2-curl php8.2-sqlite3
  php-laravel-framework phpunit php-pcov composer nginx-light mariadb-server mariadb-client mariadb-backup
- openssh-server openssh-client apache2-utils git sudo iproute2 curl"
+ openssh-server openssh-client apache2-utils git sudo iproute2 curl sqlite3 shellcheck"
 
 missing=$(for p in $APT_PACKAGES; do dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || echo "$p"; done)
 if [ -n "$missing" ]; then

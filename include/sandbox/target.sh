@@ -50,8 +50,7 @@ alive() {  # pidfile
 
 wait_for() {  # description command...  (polls up to 30 s)
   local what=$1; shift
-  local i
-  for i in $(seq 1 300); do
+  for _ in $(seq 1 300); do
     if "$@" >/dev/null 2>&1; then return 0; fi
     sleep 0.1
   done
@@ -300,11 +299,11 @@ write_airflow_env() {
 }
 
 stop_pidfile() {  # pidfile what
-  local pf=$1 what=$2 pid i
+  local pf=$1 what=$2 pid
   if alive "$pf"; then
     pid=$(cat "$pf")
     kill "$pid" 2>/dev/null || true
-    for i in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
     kill -9 "$pid" 2>/dev/null || true
     log "stopped $what (pid $pid)"
   fi

@@ -8,7 +8,7 @@
 # Stops at the first command that fails (exit 4).
 . "$(dirname "$0")/lib.sh"
 
-path= release=
+path='' release=''
 commands=()
 while [ $# -gt 0 ]; do
   case $1 in

@@ -11,7 +11,7 @@
 # completion line, and the sha256 written beside it. Keeps the newest N (default 5).
 . "$(dirname "$0")/lib.sh"
 
-path= name= dir= keep=5
+path='' name='' dir='' keep=5
 while [ $# -gt 0 ]; do
   case $1 in
     --deploy-path) need_value "$@"; path=$2; shift 2 ;;

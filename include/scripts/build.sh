@@ -16,7 +16,7 @@
 # Last line: {"ok": true, "artifact": ..., "sha256": ..., "commit": ..., "notes": ...}
 . "$(dirname "$0")/lib.sh"
 
-repo= tag= release= workdir= since=
+repo='' tag='' release='' workdir='' since=''
 runs=() tests=()
 while [ $# -gt 0 ]; do
   case $1 in

@@ -9,7 +9,7 @@
 # Exit 5 names every check that failed.
 . "$(dirname "$0")/lib.sh"
 
-path= min_free=500 database=false
+path='' min_free=500 database=false
 while [ $# -gt 0 ]; do
   case $1 in
     --deploy-path) need_value "$@"; path=$2; shift 2 ;;

@@ -6,7 +6,7 @@
 # Also removes half-unpacked folders and uploads older than a day. Default N: 5.
 . "$(dirname "$0")/lib.sh"
 
-path= keep=5
+path='' keep=5
 while [ $# -gt 0 ]; do
   case $1 in
     --deploy-path) need_value "$@"; path=$2; shift 2 ;;
@@ -27,7 +27,8 @@ if [ -f "$path/.deploy/releases.log" ]; then
 fi
 removed=() kept=()
 n=0
-for dir in $(ls -1dt "$path"/releases/*/ 2>/dev/null); do
+while IFS= read -r dir; do
+  [ -n "$dir" ] || continue
   r=$(basename "$dir")
   case $r in *.partial) rm -rf "$dir"; continue ;; esac
   n=$((n + 1))
@@ -37,7 +38,7 @@ for dir in $(ls -1dt "$path"/releases/*/ 2>/dev/null); do
     rm -rf "${path:?}/releases/$r"
     removed+=("$r")
   fi
-done
+done < <(releases_newest_first "$path")
 find "$path/.deploy/uploads" -type f -mtime +1 -delete 2>/dev/null || true
 log "kept ${#kept[@]} release(s), removed ${#removed[@]}"
 result kept "$(json_list ${kept[@]+"${kept[@]}"})" removed "$(json_list ${removed[@]+"${removed[@]}"})"

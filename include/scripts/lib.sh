@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Sourced by every verb script in this folder. Not run on its own.
 #
 # Conventions of the verb scripts:
@@ -36,7 +37,8 @@ elapsed() { echo "$(( ($(date +%s%N) - STARTED_NS) / 1000000 ))" | awk '{printf 
 # result KEY VALUE [KEY VALUE ...]: the closing JSON line. A value that starts
 # with [ or { or is a number, true, false or null is written as it is.
 result() {
-  local out="{\"ok\": true, \"verb\": \"$VERB\", \"host\": $(json_str "$(hostname)")" k v
+  local out k v
+  out="{\"ok\": true, \"verb\": \"$VERB\", \"host\": $(json_str "$(hostname)")"
   while [ $# -ge 2 ]; do
     k=$1 v=$2; shift 2
     if [[ $v =~ ^(-?[0-9]+(\.[0-9]+)?|true|false|null|\[.*\]|\{.*\})$ ]]; then
@@ -55,6 +57,12 @@ die() {
   printf '{"ok": false, "verb": "%s", "exit": %s, "error": %s, "seconds": %s}\n' \
     "$VERB" "$code" "$(json_str "$*")" "$(elapsed)"
   exit "$code"
+}
+
+# releases_newest_first PATH: the release folders under PATH/releases, newest first, one per line.
+releases_newest_first() {
+  # shellcheck disable=SC2012  # release ids are checked names: no newline can occur
+  ls -1dt "$1"/releases/*/ 2>/dev/null | sed 's#/$##' || true
 }
 
 usage_from_header() {  # prints the comment block at the top of the calling script

@@ -9,7 +9,7 @@
 # exits 4 and says which migration failed.
 . "$(dirname "$0")/lib.sh"
 
-path= release=
+path='' release=''
 while [ $# -gt 0 ]; do
   case $1 in
     --deploy-path) need_value "$@"; path=$2; shift 2 ;;

@@ -10,7 +10,7 @@
 # The live release is never touched.
 . "$(dirname "$0")/lib.sh"
 
-path= release= artifact= sha=
+path='' release='' artifact='' sha=''
 while [ $# -gt 0 ]; do
   case $1 in
     --deploy-path) need_value "$@"; path=$2; shift 2 ;;

@@ -9,7 +9,7 @@
 # (the operator provides .env).
 . "$(dirname "$0")/lib.sh"
 
-path= release=
+path='' release=''
 dirs=() files=()
 while [ $# -gt 0 ]; do
   case $1 in

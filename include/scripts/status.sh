@@ -8,7 +8,7 @@
 # (newest first). Changes nothing.
 . "$(dirname "$0")/lib.sh"
 
-path=
+path=''
 while [ $# -gt 0 ]; do
   case $1 in
     --deploy-path) need_value "$@"; path=$2; shift 2 ;;
@@ -25,10 +25,11 @@ current=$(basename "$(readlink "$path/current" 2>/dev/null || true)")
 previous=""
 [ -f "$path/.deploy/releases.log" ] && previous=$(tail -n 1 "$path/.deploy/releases.log" | sed -E 's/.*"previous": "([^"]*)".*/\1/')
 items=""
-for dir in $(ls -1dt "$path"/releases/*/ 2>/dev/null); do
+while IFS= read -r dir; do
+  [ -n "$dir" ] || continue
   r=$(basename "$dir")
   case $r in *.partial) continue ;; esac
   live=false; [ "$r" = "$current" ] && live=true
   items+="{\"release\": $(json_str "$r"), \"version\": $(json_str "$(version_of "$dir")"), \"live\": $live},"
-done
+done < <(releases_newest_first "$path")
 result current "$current" version "$(version_of "$path/current")" previous "$previous" releases "[${items%,}]"

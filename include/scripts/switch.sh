@@ -13,7 +13,7 @@
 # nothing (exit 0). Appends one JSON line to P/.deploy/releases.log.
 . "$(dirname "$0")/lib.sh"
 
-path= release= reload= run_id= event=switch
+path='' release='' reload='' run_id='' event=switch
 while [ $# -gt 0 ]; do
   case $1 in
     --deploy-path) need_value "$@"; path=$2; shift 2 ;;

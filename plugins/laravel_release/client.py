@@ -15,6 +15,10 @@ import requests
 from airflow_client import client as af
 
 FINISHED = {"success", "failed"}
+# Airflow 3.3 with the LocalExecutor marks a sign-off task FAILED when the answer arrives before
+# the scheduler has processed the executor's event for the paused attempt (seen at 0.2 s after
+# the request appeared). A person never answers that fast; a program waits this long first.
+SIGNOFF_SETTLE_SECONDS = 3.0
 
 
 class ApiError(RuntimeError):
@@ -85,6 +89,11 @@ class Airflow:
         return list(details.hitl_details)
 
     def answer(self, dag_id: str, run_id: str, task_id: str, option: str, map_index: int = -1) -> Any:
+        """Answer a sign-off request, once it has been pending for ``SIGNOFF_SETTLE_SECONDS``."""
+        for detail in self.pending_signoffs(dag_id, run_id):
+            if detail.task_instance.task_id == task_id:
+                pending = time.time() - detail.created_at.timestamp()
+                time.sleep(max(0.0, SIGNOFF_SETTLE_SECONDS - pending))
         payload = af.UpdateHITLDetailPayload(chosen_options=[option], params_input={})
         return self._call(
             f"answer {task_id} of {dag_id} {run_id}",

@@ -1,7 +1,8 @@
 """A release DAG from a row of the policy table.
 
-    plan_release ─> install_tools ─> build_release ─> staging ─> [uat ─> write_signoff_request ─> approve_production ─>]
-                                          └─> write_release_notes ──────────┘                production ─> finish_release
+    plan_release ─> install_tools ─> build_release ─> staging
+                                          │   ─> [uat ─> write_signoff_request ─> approve_production]
+                                          └─> write_release_notes ─┘    ─> production ─> finish_release
 
 Each stage is the task group of ``steps.deploy`` (its build is distributed to
 every stage at once; going live waits for the previous stage); a type whose
@@ -10,7 +11,7 @@ policy asks for UAT sign-off gets ``approve_production`` between UAT and product
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from airflow.sdk import DAG, Param
 
@@ -20,7 +21,7 @@ from laravel_release.steps.deploy import deploy_environment
 from laravel_release.steps.finish import finish_release
 from laravel_release.steps.prepare import install_tools, plan_release
 
-START_DATE = datetime(2025, 1, 1, tzinfo=timezone.utc)
+START_DATE = datetime(2025, 1, 1, tzinfo=UTC)
 DEFAULT_ARGS = {"owner": "release-engineering", "retries": 0, "retry_delay": timedelta(seconds=5)}
 
 
@@ -39,7 +40,8 @@ def release_params(rtype: policy.ReleaseType) -> dict[str, Param]:
             type="string",
             minLength=10,
             title="Reason",
-            description="Why this cannot wait for a release window: the critical issue it fixes (at least 10 characters).",
+            description="Why this cannot wait for a release window: the critical issue it fixes "
+            "(at least 10 characters).",
         )
     return params
 
@@ -60,11 +62,11 @@ def release_dag(name: str, doc_md: str | None = None) -> DAG:
     ) as dag:
         plan = plan_release(rtype.name)
         build, notes = build_release(plan)
-        install_tools(plan) >> build
+        install_tools(plan) >> build  # type: ignore[arg-type]  # XComs, resolved at run time
         previous = build
         for stage in rtype.stages:
             if stage == "production" and rtype.uat_signoff:
                 previous = gates.uat_signoff(rtype, plan, notes, previous)
             previous = deploy_environment(plan, stage, built=build, previous=previous)
-        finish_release(plan, previous)
+        finish_release(plan, previous)  # type: ignore[arg-type]
     return dag

@@ -7,7 +7,7 @@ from datetime import timedelta
 from typing import Any
 
 from airflow.providers.standard.operators.hitl import ApprovalOperator
-from airflow.sdk import XComArg, task
+from airflow.sdk import task
 
 from laravel_release.policy import ReleaseType
 
@@ -26,7 +26,7 @@ def write_signoff_request(plan: dict[str, Any], notes: str, uat_results: Iterabl
     )
 
 
-def uat_signoff(rtype: ReleaseType, plan: XComArg, notes: XComArg, uat_verified: XComArg) -> ApprovalOperator:
+def uat_signoff(rtype: ReleaseType, plan: Any, notes: Any, uat_verified: Any) -> ApprovalOperator:
     """A person approves in the UI (Required Actions) before production. No answer in time counts as Reject."""
     return ApprovalOperator(
         task_id="approve_production",

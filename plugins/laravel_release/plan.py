@@ -16,7 +16,15 @@ from laravel_release.config import Config, Environment, Host
 from laravel_release.policy import ReleaseType
 
 # Seconds of silence a step may take on a host before it is stopped.
-STEP_TIMEOUTS = {"check": 60, "unpack": 300, "prepare": 300, "backup": 1800, "migrate": 1800, "switch": 120, "cleanup": 300}
+STEP_TIMEOUTS = {
+    "check": 60,
+    "unpack": 300,
+    "prepare": 300,
+    "backup": 1800,
+    "migrate": 1800,
+    "switch": 120,
+    "cleanup": 300,
+}
 
 
 def release_id(version: str, run_after: Any) -> str:
@@ -35,22 +43,45 @@ def artifact_path(cfg: Config, release: str) -> str:
 def build_target(cfg: Config, version: str, release: str, since: str) -> dict[str, Any]:
     b = cfg.build
     cmd = remote.command(
-        b.tools, "build",
-        extra=remote.options(repo=cfg.repository, tag=version, release=release, workdir=b.path, since=since,
-                             run=list(b.commands), test=list(b.test_commands)),
+        b.tools,
+        "build",
+        extra=remote.options(
+            repo=cfg.repository,
+            tag=version,
+            release=release,
+            workdir=b.path,
+            since=since,
+            run=list(b.commands),
+            test=list(b.test_commands),
+        ),
     )
-    return {"host": "build", "ssh_conn_id": b.ssh_conn_id, "tools_dir": b.tools,
-            "commands": {"build": cmd}, "timeouts": {"build": b.timeout_seconds}}
+    return {
+        "host": "build",
+        "ssh_conn_id": b.ssh_conn_id,
+        "tools_dir": b.tools,
+        "commands": {"build": cmd},
+        "timeouts": {"build": b.timeout_seconds},
+    }
 
 
 def switch_command(env: Environment, host: Host, release: str, run_id: str, event: str = "switch") -> str:
     """Make ``release`` live on one host: used by releases and by rollbacks."""
     return remote.chain(
-        remote.command(host.tools, "switch", extra=remote.options(
-            deploy_path=host.deploy_path, release=release, reload=host.reload_command, run_id=run_id, event=event)),
-        remote.command(host.tools, "artisan", *env.after_switch_commands,
-                       extra=remote.options(deploy_path=host.deploy_path, release=release))
-        if env.after_switch_commands else "",
+        remote.command(
+            host.tools,
+            "switch",
+            extra=remote.options(
+                deploy_path=host.deploy_path, release=release, reload=host.reload_command, run_id=run_id, event=event
+            ),
+        ),
+        remote.command(
+            host.tools,
+            "artisan",
+            *env.after_switch_commands,
+            extra=remote.options(deploy_path=host.deploy_path, release=release),
+        )
+        if env.after_switch_commands
+        else "",
     )
 
 
@@ -62,22 +93,38 @@ def host_target(cfg: Config, env: Environment, host: Host, version: str, release
     """
     h = host
     commands = {
-        "check": remote.command(h.tools, "check", extra=remote.options(
-            deploy_path=h.deploy_path, min_free_mb=env.min_free_mb, database=True)),
-        "unpack": remote.chain(
-            remote.command(h.tools, "release", extra=remote.options(
-                deploy_path=h.deploy_path, release=release, artifact=upload_path(h, release))),
-            remote.command(h.tools, "shared", extra=remote.options(
-                deploy_path=h.deploy_path, release=release, dir=list(env.shared_dirs), file=list(env.shared_files))),
+        "check": remote.command(
+            h.tools,
+            "check",
+            extra=remote.options(deploy_path=h.deploy_path, min_free_mb=env.min_free_mb, database=True),
         ),
-        "prepare": remote.command(h.tools, "artisan", *env.release_commands, extra=remote.options(
-            deploy_path=h.deploy_path, release=release)) if env.release_commands else "true",
-        "backup": remote.command(h.tools, "backup", extra=remote.options(
-            deploy_path=h.deploy_path, name=release, keep=env.backup_keep)),
+        "unpack": remote.chain(
+            remote.command(
+                h.tools,
+                "release",
+                extra=remote.options(deploy_path=h.deploy_path, release=release, artifact=upload_path(h, release)),
+            ),
+            remote.command(
+                h.tools,
+                "shared",
+                extra=remote.options(
+                    deploy_path=h.deploy_path, release=release, dir=list(env.shared_dirs), file=list(env.shared_files)
+                ),
+            ),
+        ),
+        "prepare": remote.command(
+            h.tools, "artisan", *env.release_commands, extra=remote.options(deploy_path=h.deploy_path, release=release)
+        )
+        if env.release_commands
+        else "true",
+        "backup": remote.command(
+            h.tools, "backup", extra=remote.options(deploy_path=h.deploy_path, name=release, keep=env.backup_keep)
+        ),
         "migrate": remote.command(h.tools, "migrate", extra=remote.options(deploy_path=h.deploy_path, release=release)),
         "switch": switch_command(env, h, release, run_id),
-        "cleanup": remote.command(h.tools, "cleanup", extra=remote.options(
-            deploy_path=h.deploy_path, keep=env.keep_releases)),
+        "cleanup": remote.command(
+            h.tools, "cleanup", extra=remote.options(deploy_path=h.deploy_path, keep=env.keep_releases)
+        ),
     }
     return {
         "host": h.name,
@@ -87,10 +134,12 @@ def host_target(cfg: Config, env: Environment, host: Host, version: str, release
         "tools_dir": h.tools,
         "commands": commands,
         "timeouts": STEP_TIMEOUTS,
-        "upload": {"build_conn_id": cfg.build.ssh_conn_id, "source": artifact_path(cfg, release),
-                   "target": upload_path(h, release)},
-        "verify": {"base_url": h.base_url, "version": version,
-                   "smoke_tests": [asdict(t) for t in env.smoke_tests]},
+        "upload": {
+            "build_conn_id": cfg.build.ssh_conn_id,
+            "source": artifact_path(cfg, release),
+            "target": upload_path(h, release),
+        },
+        "verify": {"base_url": h.base_url, "version": version, "smoke_tests": [asdict(t) for t in env.smoke_tests]},
     }
 
 
@@ -105,8 +154,10 @@ def release_plan(
         "since": since,
         "build": build_target(cfg, version, release, since),
         "environments": {
-            stage: [host_target(cfg, cfg.environment(stage), h, version, release, run_id)
-                    for h in cfg.environment(stage).hosts]
+            stage: [
+                host_target(cfg, cfg.environment(stage), h, version, release, run_id)
+                for h in cfg.environment(stage).hosts
+            ]
             for stage in rtype.stages
         },
     }

@@ -138,7 +138,7 @@ class RemoteScript(SSHOperator):
                 f"--- last lines of remote stderr ---\n{tail}"
             )
 
-    def execute(self, context: Any = None) -> list[dict[str, Any]]:
+    def execute(self, context: Any = None) -> list[dict[str, Any]]:  # type: ignore[override]
         self._aim()
         started = time.monotonic()
         try:
@@ -182,7 +182,11 @@ def install_tools(ssh_conn_id: str, host: str, tools_dir: str) -> list[str]:
 
 
 def transfer(
-    source_conn: str, target_conn: str, target_host: str, files: list[tuple[str, str]], then: str = "",
+    source_conn: str,
+    target_conn: str,
+    target_host: str,
+    files: list[tuple[str, str]],
+    then: str = "",
     timeout: float = 300,
 ) -> tuple[int, list[dict[str, Any]]]:
     """Copy files from one host to another through this worker (SFTP at both ends), then run ``then`` there.
@@ -213,7 +217,9 @@ def transfer(
             return total, []
         code, out, err = hook.exec_ssh_client_command(client, then, get_pty=False, environment=None, timeout=timeout)
     if code != 0:
-        raise RemoteError(f"{target_host}: {then.split()[0].rsplit('/', 1)[-1]} failed with exit {code}: {error_reason(err)}")
+        raise RemoteError(
+            f"{target_host}: {then.split()[0].rsplit('/', 1)[-1]} failed with exit {code}: {error_reason(err)}"
+        )
     return total, parse_results(out)
 
 

@@ -28,21 +28,23 @@ def test_no_import_errors(dagbag):
 def test_parsing_uses_no_network_no_database_and_no_config_file():
     """Parse in a fresh interpreter where sockets refuse, the DB does not exist and the config is missing."""
     code = textwrap.dedent(
-        """
+        f"""
         import socket
         def refuse(*a, **k):
             raise AssertionError("network used at parse time")
         socket.socket.connect = refuse
         socket.create_connection = refuse
         from airflow.dag_processing.dagbag import DagBag
-        bag = DagBag(dag_folder=%r)
+        bag = DagBag(dag_folder={str(ROOT / "dags")!r})
         assert not bag.import_errors, bag.import_errors
         print(len(bag.dags))
         """
-        % str(ROOT / "dags")
     )
-    env = {**os.environ, "LARAVEL_RELEASE_CONFIG": "/nonexistent/environments.yaml",
-           "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": "sqlite:////nonexistent/dir/airflow.db"}
+    env = {
+        **os.environ,
+        "LARAVEL_RELEASE_CONFIG": "/nonexistent/environments.yaml",
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": "sqlite:////nonexistent/dir/airflow.db",
+    }
     env = {k: v for k, v in env.items() if not k.startswith("AIRFLOW_CONN_")}
     result = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr[-3000:]
@@ -89,7 +91,9 @@ def test_production_waits_for_uat_signoff(dagbag, dag_id):
     dag = dagbag.dags[dag_id]
     signoff = dag.get_task("approve_production")
     assert signoff.upstream_task_ids == {"write_signoff_request"}
-    assert {"uat.verify_release", "write_release_notes", "plan_release"} <= dag.task_dict["write_signoff_request"].upstream_task_ids
+    assert {"uat.verify_release", "write_release_notes", "plan_release"} <= dag.task_dict[
+        "write_signoff_request"
+    ].upstream_task_ids
     assert dag.get_task("production.check_hosts").upstream_task_ids == {"approve_production", "production.plan_hosts"}
     assert signoff.response_timeout.total_seconds() == 72 * 3600
 

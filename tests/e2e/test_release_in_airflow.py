@@ -14,7 +14,9 @@ ALL_HOSTS = ("staging-1", "uat-1", "production-1", "production-2")
 
 def wait_for_signoff(api, dag_id, run_id):
     state = api.wait(dag_id, run_id, timeout=600, until=lambda: bool(api.pending_signoffs(dag_id, run_id)))
-    assert state not in ("success", "failed"), f"run ended {state} before asking for sign-off: {api.task_states(dag_id, run_id)}"
+    assert state not in ("success", "failed"), (
+        f"run ended {state} before asking for sign-off: {api.task_states(dag_id, run_id)}"
+    )
     return api.pending_signoffs(dag_id, run_id)[0]
 
 

@@ -72,5 +72,7 @@ def get_json(url: str) -> dict:
 def sql(sandbox: Path, query: str) -> str:
     return subprocess.run(
         ["mariadb", "--no-defaults", f"--socket={sandbox}/mariadb/run/mariadb.sock", "-uroot", "-N", "-B", "-e", query],
-        check=True, capture_output=True, text=True,
+        check=True,
+        capture_output=True,
+        text=True,
     ).stdout.strip()

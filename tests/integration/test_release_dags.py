@@ -32,7 +32,11 @@ def test_a_hotfix_takes_the_first_release_through_staging_to_both_production_hos
     run = run_dag("release_hotfix", {"version": "v1.0.0", "reason": "first release of ZenaManage"})
     assert run.state == "success", run.failed_tasks()
     assert {h: served_version(h) for h in HOSTS} == {
-        "staging-1": "v1.0.0", "uat-1": None, "production-1": "v1.0.0", "production-2": "v1.0.0"}
+        "staging-1": "v1.0.0",
+        "uat-1": None,
+        "production-1": "v1.0.0",
+        "production-2": "v1.0.0",
+    }
     assert len(get_json("http://127.0.0.1:8088/api/projects")["projects"]) == 3
     backups = list((fresh_sandbox / "hosts/production-1/app/.deploy/backups").glob("v1.0.0-*.sql.gz"))
     assert len(backups) == 1 and backups[0].with_name(backups[0].name + ".sha256").exists()
@@ -60,7 +64,9 @@ def test_a_release_that_fails_staging_verification_never_goes_live_in_production
     assert run.state == "failed"
     assert run.failed_tasks() == ["staging.verify_release[0]"]
     assert "staging-1: v1.3.0 failed verification" in run.log and "search=not configured" in run.log
-    ran = {t.split("[")[0].split(".")[1] for t, s in run.tasks.items() if t.startswith("production.") and s == "success"}
+    ran = {
+        t.split("[")[0].split(".")[1] for t, s in run.tasks.items() if t.startswith("production.") and s == "success"
+    }
     assert ran <= set(EARLY)
     assert {h: live_on(fresh_sandbox, h) for h in PRODUCTION} == before
     assert {h: served_version(h) for h in PRODUCTION} == {h: "v1.1.0" for h in PRODUCTION}

@@ -35,10 +35,26 @@ class Host:
 
     def ssh(self, command: str, timeout: float = 120) -> Result:
         proc = subprocess.run(
-            ["ssh", "-i", str(self.key), "-p", str(self.port), "-o", "BatchMode=yes",
-             "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null", "-o", "LogLevel=ERROR",
-             "deploy@127.0.0.1", command],
-            capture_output=True, text=True, timeout=timeout,
+            [
+                "ssh",
+                "-i",
+                str(self.key),
+                "-p",
+                str(self.port),
+                "-o",
+                "BatchMode=yes",
+                "-o",
+                "StrictHostKeyChecking=no",
+                "-o",
+                "UserKnownHostsFile=/dev/null",
+                "-o",
+                "LogLevel=ERROR",
+                "deploy@127.0.0.1",
+                command,
+            ],
+            capture_output=True,
+            text=True,
+            timeout=timeout,
         )
         return Result(proc.returncode, proc.stdout, proc.stderr)
 
@@ -57,9 +73,25 @@ def _host(sandbox: Path, name: str, port: int, env_from: str | None):
     if env_from:
         setup.append(f"cp {sandbox}/hosts/{env_from}/app/shared/.env {base}/app/shared/.env")
     assert host.ssh(" && ".join(setup)).code == 0
-    subprocess.run(["scp", "-q", "-i", str(key), "-P", str(port), "-o", "StrictHostKeyChecking=no",
-                    "-o", "UserKnownHostsFile=/dev/null", "-o", "LogLevel=ERROR",
-                    *map(str, sorted(SCRIPTS.glob("*.sh"))), f"deploy@127.0.0.1:{base}/bin/"], check=True)
+    subprocess.run(
+        [
+            "scp",
+            "-q",
+            "-i",
+            str(key),
+            "-P",
+            str(port),
+            "-o",
+            "StrictHostKeyChecking=no",
+            "-o",
+            "UserKnownHostsFile=/dev/null",
+            "-o",
+            "LogLevel=ERROR",
+            *map(str, sorted(SCRIPTS.glob("*.sh"))),
+            f"deploy@127.0.0.1:{base}/bin/",
+        ],
+        check=True,
+    )
     return host
 
 

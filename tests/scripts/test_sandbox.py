@@ -42,7 +42,12 @@ def test_the_app_tests_run_for_real_with_debians_phpunit(tmp_path, repo):
     work = tmp_path / "app"
     work.mkdir()
     subprocess.run(f"git -C {repo} archive v1.1.0 | tar -x -C {work}", shell=True, check=True)
-    env = {"COMPOSER_ALLOW_SUPERUSER": "1", "COMPOSER_DISABLE_NETWORK": "1", "PATH": "/usr/bin:/bin", "HOME": str(tmp_path)}
+    env = {
+        "COMPOSER_ALLOW_SUPERUSER": "1",
+        "COMPOSER_DISABLE_NETWORK": "1",
+        "PATH": "/usr/bin:/bin",
+        "HOME": str(tmp_path),
+    }
     subprocess.run(["composer", "install", "--quiet", "--no-interaction"], cwd=work, env=env, check=True)
     result = subprocess.run(["phpunit", "--colors=never"], cwd=work, env=env, capture_output=True, text=True)
     assert result.returncode == 0, result.stdout[-2000:]

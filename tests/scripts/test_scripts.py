@@ -10,12 +10,28 @@ pytestmark = pytest.mark.integration
 
 VERBS = sorted(p.stem for p in SCRIPTS.glob("*.sh") if p.stem != "lib")
 BUILD = ["--run", "COMPOSER_DISABLE_NETWORK=1 composer install --no-dev --optimize-autoloader --no-interaction --quiet"]
-TESTS = ["--test", "COMPOSER_DISABLE_NETWORK=1 composer dump-autoload --dev --quiet", "--test", "phpunit --colors=never"]
+TESTS = [
+    "--test",
+    "COMPOSER_DISABLE_NETWORK=1 composer dump-autoload --dev --quiet",
+    "--test",
+    "phpunit --colors=never",
+]
 
 
 def build(host, repository, tag, release, *extra):
-    return host.run("build", "--repo", repository, "--tag", tag, "--release", release,
-                    "--workdir", f"{host.base}/builds", *BUILD, *extra)
+    return host.run(
+        "build",
+        "--repo",
+        repository,
+        "--tag",
+        tag,
+        "--release",
+        release,
+        "--workdir",
+        f"{host.base}/builds",
+        *BUILD,
+        *extra,
+    )
 
 
 def deliver(build_host, target, release):
@@ -24,7 +40,12 @@ def deliver(build_host, target, release):
     data = build_host.ssh(f"base64 -w0 {art}").stdout
     sha = build_host.ssh(f"cat {art}.sha256").stdout.strip()
     up = f"{target.base}/app/.deploy/uploads/{release}.tar.gz"
-    assert target.ssh(f"mkdir -p {target.base}/app/.deploy/uploads && echo {data} | base64 -d > {up} && echo {sha} > {up}.sha256").code == 0
+    assert (
+        target.ssh(
+            f"mkdir -p {target.base}/app/.deploy/uploads && echo {data} | base64 -d > {up} && echo {sha} > {up}.sha256"
+        ).code
+        == 0
+    )
     return up
 
 
@@ -114,7 +135,9 @@ def test_cleanup_keeps_the_newest_the_live_and_the_previous(build_host, staging_
     deploy(build_host, staging_host, repository, "v1.0.0", "r1")
     deploy(build_host, staging_host, repository, "v1.1.0", "r2")
     for n, name in enumerate(("r3", "r4", "r5"), start=1):  # newer, never live
-        staging_host.ssh(f"cp -a {app}/releases/r1 {app}/releases/{name} && touch -d @$(( $(date +%s) + {n} )) {app}/releases/{name}")
+        staging_host.ssh(
+            f"cp -a {app}/releases/r1 {app}/releases/{name} && touch -d @$(( $(date +%s) + {n} )) {app}/releases/{name}"
+        )
     r = staging_host.run("cleanup", "--deploy-path", app, "--keep", "2")
     assert r.code == 0
     assert set(r.json["kept"]) == {"r5", "r4", "r2", "r1"} and r.json["removed"] == ["r3"]
@@ -157,7 +180,10 @@ def test_migrate_runs_from_the_new_release_and_records_what_ran(build_host, stag
     db = f"scratch_{staging_host.base[-8:]}"
     root = f"mariadb --no-defaults --socket={sandbox}/mariadb/run/mariadb.sock -uroot"
     import subprocess
-    subprocess.run(f"{root} -e 'CREATE DATABASE {db}; GRANT ALL ON {db}.* TO zena_staging@127.0.0.1'", shell=True, check=True)
+
+    subprocess.run(
+        f"{root} -e 'CREATE DATABASE {db}; GRANT ALL ON {db}.* TO zena_staging@127.0.0.1'", shell=True, check=True
+    )
     try:
         staging_host.ssh(f"sed -i 's/^DB_DATABASE=.*/DB_DATABASE={db}/' {app}/shared/.env")
         assert build(build_host, repository, "v1.1.0", "r2").code == 0

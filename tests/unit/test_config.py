@@ -55,19 +55,34 @@ def test_the_environment_variable_chooses_the_file(tmp_path, monkeypatch):
 @pytest.mark.parametrize(
     ("mutate", "key", "words"),
     [
-        (lambda d: d["environments"]["production"]["hosts"][1].pop("ssh_conn_id"),
-         "environments.production.hosts[1]", "'ssh_conn_id' is a required property"),
-        (lambda d: d["environments"]["staging"]["hosts"][0].update(deploy_path="relative/path"),
-         "environments.staging.hosts[0].deploy_path", "does not match"),
-        (lambda d: d["environments"]["uat"].update(keep_releases=1),
-         "environments.uat.keep_releases", "less than the minimum"),
+        (
+            lambda d: d["environments"]["production"]["hosts"][1].pop("ssh_conn_id"),
+            "environments.production.hosts[1]",
+            "'ssh_conn_id' is a required property",
+        ),
+        (
+            lambda d: d["environments"]["staging"]["hosts"][0].update(deploy_path="relative/path"),
+            "environments.staging.hosts[0].deploy_path",
+            "does not match",
+        ),
+        (
+            lambda d: d["environments"]["uat"].update(keep_releases=1),
+            "environments.uat.keep_releases",
+            "less than the minimum",
+        ),
         (lambda d: d["environments"].pop("uat"), "environments", "'uat' is a required property"),
         (lambda d: d["environments"].update(qa={"hosts": []}), "environments", "'qa' was unexpected"),
         (lambda d: d["build"].update(timeout_seconds="long"), "build.timeout_seconds", "is not of type 'integer'"),
-        (lambda d: d["environments"]["staging"]["hosts"][0].update(base_url="127.0.0.1:8081"),
-         "environments.staging.hosts[0].base_url", "does not match"),
-        (lambda d: d["defaults"].update(release_commands=["config:cache; rm -rf /"]),
-         "defaults.release_commands[0]", "does not match"),
+        (
+            lambda d: d["environments"]["staging"]["hosts"][0].update(base_url="127.0.0.1:8081"),
+            "environments.staging.hosts[0].base_url",
+            "does not match",
+        ),
+        (
+            lambda d: d["defaults"].update(release_commands=["config:cache; rm -rf /"]),
+            "defaults.release_commands[0]",
+            "does not match",
+        ),
     ],
 )
 def test_a_mistake_names_the_file_and_the_key(tmp_path, mutate, key, words):
@@ -85,7 +100,9 @@ def test_two_hosts_with_one_name_are_refused(tmp_path):
     data = raw()
     hosts = data["environments"]["production"]["hosts"]
     hosts[1]["name"] = hosts[0]["name"]
-    with pytest.raises(config.ConfigError, match=r"environments\.production\.hosts: host name 'production-1' is used twice"):
+    with pytest.raises(
+        config.ConfigError, match=r"environments\.production\.hosts: host name 'production-1' is used twice"
+    ):
         config.load(write(tmp_path, data))
 
 
@@ -102,5 +119,7 @@ def test_a_file_that_is_not_yaml_says_so(tmp_path):
 
 
 def test_an_unknown_environment_lists_the_known_ones():
-    with pytest.raises(config.ConfigError, match="unknown environment 'prod'; the file defines staging, uat, production"):
+    with pytest.raises(
+        config.ConfigError, match="unknown environment 'prod'; the file defines staging, uat, production"
+    ):
         config.load(SHIPPED).environment("prod")

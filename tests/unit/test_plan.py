@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import shlex
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from laravel_release import config, plan, policy
 
@@ -11,12 +11,13 @@ CFG = config.load(config.DEFAULT_CONFIG)
 
 
 def make(rtype: str = "feature", version: str = "v1.1.0") -> dict:
-    return plan.release_plan(CFG, policy.release_type(rtype), version, f"{version}-20260101020000",
-                             "manual__2026-01-01T02:00:00", "v1.0.0")
+    return plan.release_plan(
+        CFG, policy.release_type(rtype), version, f"{version}-20260101020000", "manual__2026-01-01T02:00:00", "v1.0.0"
+    )
 
 
 def test_release_id_is_version_and_run_time():
-    assert plan.release_id("v1.2.0", datetime(2026, 3, 4, 2, 5, 6, tzinfo=timezone.utc)) == "v1.2.0-20260304020506"
+    assert plan.release_id("v1.2.0", datetime(2026, 3, 4, 2, 5, 6, tzinfo=UTC)) == "v1.2.0-20260304020506"
 
 
 def test_the_plan_covers_the_stages_of_the_type():
@@ -51,8 +52,12 @@ def test_unpack_only_adds_a_folder_and_prepare_warms_its_caches():
     commands = make()["environments"]["uat"][0]["commands"]
     verbs = [shlex.split(part)[0].rsplit("/", 1)[1] for part in commands["unpack"].split(" && ")]
     assert verbs == ["release.sh", "shared.sh"]
-    assert shlex.split(commands["prepare"])[-4:] == ["--deploy-path", CFG.environment("uat").hosts[0].deploy_path,
-                                                     "--release", "v1.1.0-20260101020000"]
+    assert shlex.split(commands["prepare"])[-4:] == [
+        "--deploy-path",
+        CFG.environment("uat").hosts[0].deploy_path,
+        "--release",
+        "v1.1.0-20260101020000",
+    ]
     assert "config:cache" in commands["prepare"] and "cache:clear" not in commands["prepare"]
 
 
@@ -69,5 +74,8 @@ def test_verification_expects_the_version_on_every_host():
 
 def test_uploads_go_to_the_hosts_deploy_path():
     h = make()["environments"]["production"][1]
-    assert h["upload"]["target"] == f"{CFG.environment('production').hosts[1].deploy_path}/.deploy/uploads/v1.1.0-20260101020000.tar.gz"
+    assert (
+        h["upload"]["target"]
+        == f"{CFG.environment('production').hosts[1].deploy_path}/.deploy/uploads/v1.1.0-20260101020000.tar.gz"
+    )
     assert h["upload"]["source"].startswith(CFG.build.path + "/artifacts/")

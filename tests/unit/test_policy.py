@@ -12,7 +12,11 @@ from laravel_release import config, policy
 def test_the_four_release_types_of_the_seed():
     assert list(policy.RELEASE_TYPES) == ["hotfix", "feature", "maintenance", "major"]
     assert [t.dag_id for t in policy.RELEASE_TYPES.values()] == [
-        "release_hotfix", "release_feature", "release_maintenance", "release_major"]
+        "release_hotfix",
+        "release_feature",
+        "release_maintenance",
+        "release_major",
+    ]
 
 
 @pytest.mark.parametrize("rtype", policy.RELEASE_TYPES.values(), ids=lambda t: t.name)

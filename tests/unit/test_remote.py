@@ -22,7 +22,14 @@ def test_hostile_values_stay_one_argument(hostile):
 
 def test_options_skip_unset_values_and_repeat_lists():
     assert remote.options(since="", database=True, keep=5, test=["a", "b"], none=None, off=False) == [
-        "--database", "--keep", "5", "--test", "a", "--test", "b"]
+        "--database",
+        "--keep",
+        "5",
+        "--test",
+        "a",
+        "--test",
+        "b",
+    ]
 
 
 def test_chain_drops_empty_commands():

@@ -5,17 +5,17 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from airflow.sdk import XComArg, task
+from airflow.sdk import task
 
 from laravel_release.remote import RemoteScript
 
 log = logging.getLogger(__name__)
 
 
-def build_release(plan: XComArg) -> tuple[Any, Any]:
+def build_release(plan: Any) -> tuple[Any, Any]:
     """``build_release`` (git archive, build commands, tests, pack) and ``write_release_notes``."""
     build = RemoteScript(task_id="build_release", step="build", target=plan["build"], retries=1)
-    notes = write_release_notes(build.output)
+    notes = write_release_notes(build.output)  # type: ignore[arg-type]  # an XCom, resolved at run time
     return build, notes
 
 

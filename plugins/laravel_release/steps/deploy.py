@@ -1,8 +1,8 @@
 """Deploy one environment: the same task group for staging, UAT and production.
 
-    (after the build)       upload_release (and unpack) ───────────────────┐
-    (after the last stage)  check_hosts ─┬─> backup_database ──────────────┼─> migrate_database ─> switch_release ─> verify_release ─> cleanup_releases
-                                         └─> prepare_release (caches) ─────┘
+    (after the build)       upload_release (and unpack) ──┐
+    (after the last stage)  check_hosts ─┬─> backup_database ─┼─> migrate_database ─> switch_release
+                                         └─> prepare_release ─┘        ─> verify_release ─> cleanup_releases
 
 The build is distributed to every environment as soon as it exists: uploading
 and unpacking only add a folder under releases/, so later stages are ready when
@@ -20,7 +20,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from airflow.sdk import TaskGroup, XComArg, get_current_context, task
+from airflow.sdk import TaskGroup, get_current_context, task
 
 from laravel_release import remote
 from laravel_release.remote import RemoteScript
@@ -44,25 +44,28 @@ def upload_release(target: dict[str, Any]) -> list[dict[str, Any]]:
     host, up = target["host"], target["upload"]
     get_current_context()["host"] = host  # type: ignore[typeddict-unknown-key]
     size, results = remote.transfer(
-        up["build_conn_id"], target["ssh_conn_id"], host,
+        up["build_conn_id"],
+        target["ssh_conn_id"],
+        host,
         [(up["source"], up["target"]), (up["source"] + ".sha256", up["target"] + ".sha256")],
-        then=target["commands"]["unpack"], timeout=target["timeouts"]["unpack"],
+        then=target["commands"]["unpack"],
+        timeout=target["timeouts"]["unpack"],
     )
     log.info("%s: uploaded %s (%d bytes) and unpacked it", host, up["target"], size)
     return results
 
 
-def on_each_host(task_id: str, step: str, hosts: XComArg, retries: int = 0) -> Any:
+def on_each_host(task_id: str, step: str, hosts: Any, retries: int = 0) -> Any:
     return RemoteScript.partial(
         task_id=task_id, step=step, retries=retries, map_index_template="{{ task.host }}"
     ).expand(target=hosts)
 
 
-def on_primary_host(task_id: str, step: str, hosts: XComArg) -> RemoteScript:
+def on_primary_host(task_id: str, step: str, hosts: Any) -> RemoteScript:
     return RemoteScript(task_id=task_id, step=step, target=hosts, retries=0)
 
 
-def deploy_environment(plan: XComArg, env: str, built: Any, previous: Any) -> Any:
+def deploy_environment(plan: Any, env: str, built: Any, previous: Any) -> Any:
     """The task group that deploys the planned release to ``env``; returns its ``verify_release``.
 
     ``built`` is the build task (the distribution starts after it), ``previous``

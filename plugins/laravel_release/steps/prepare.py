@@ -37,7 +37,9 @@ def check_connections(cfg: config.Config, environments: tuple[str, ...]) -> None
 
 def remote_tags(cfg: config.Config) -> list[str]:
     """The tags of the app's repository, as the build host sees it."""
-    out, _ = remote.run(cfg.build.ssh_conn_id, "build host", shlex.join(["git", "ls-remote", "--tags", "--", cfg.repository]))
+    out, _ = remote.run(
+        cfg.build.ssh_conn_id, "build host", shlex.join(["git", "ls-remote", "--tags", "--", cfg.repository])
+    )
     tags = {line.split("refs/tags/", 1)[1].removesuffix("^{}") for line in out.splitlines() if "refs/tags/" in line}
     return sorted(tags)
 
@@ -77,8 +79,15 @@ def plan_release(release_type: str, **context: Any) -> dict[str, Any]:
     version = check_version(params.get("version"), remote_tags(cfg), cfg.repository)
     since = live_version(cfg.environment("production"))
     release = plan.release_id(version, context["dag_run"].run_after)
-    log.info("%s release %s: %s -> %s as %s, through %s", rtype.name, cfg.app_name, since or "(nothing live)",
-             version, release, " -> ".join(rtype.stages))
+    log.info(
+        "%s release %s: %s -> %s as %s, through %s",
+        rtype.name,
+        cfg.app_name,
+        since or "(nothing live)",
+        version,
+        release,
+        " -> ".join(rtype.stages),
+    )
     if params.get("reason"):
         log.info("reason given: %s", params["reason"])
     return plan.release_plan(cfg, rtype, version, release, context["run_id"], since)

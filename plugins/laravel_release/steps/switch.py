@@ -7,13 +7,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from airflow.sdk import XComArg
-
 from laravel_release.remote import RemoteScript
 from laravel_release.steps.verify import verify_release
 
 
-def go_live(hosts: XComArg) -> tuple[Any, Any]:
+def go_live(hosts: Any) -> tuple[Any, Any]:
     """``switch_release`` (never retried: the switch is atomic, a retry would hide a fault) then ``verify_release``."""
     switch = RemoteScript.partial(
         task_id="switch_release", step="switch", retries=0, map_index_template="{{ task.host }}"

@@ -73,5 +73,9 @@ def verify_release(target: dict[str, Any]) -> dict[str, Any]:
         log.info("%s: %s %s -> %s in %.0f ms", host, p.name, p.url, p.status, p.seconds * 1000)
     if problems:
         raise VerificationFailed(f"{host}: {version} failed verification:\n- " + "\n- ".join(problems))
-    return {"host": host, "version": version, "checks": len(probes),
-            "slowest_ms": round(max(p.seconds for p in probes) * 1000, 1)}
+    return {
+        "host": host,
+        "version": version,
+        "checks": len(probes),
+        "slowest_ms": round(max(p.seconds for p in probes) * 1000, 1),
+    }
