@@ -2,7 +2,7 @@
 # build.sh: build one release of the app on the build host, test it, pack it.
 #
 # usage: build.sh --repo URL --tag TAG --release ID --workdir DIR
-#                 [--since REF] [--run CMD]... [--test CMD]...
+#                 [--since REF] [--run CMD]... [--test CMD]... [--report FILE]
 #
 #   --repo     the app's git repository (URL or path), mirrored in DIR/repo.git
 #   --tag      the version to build (an existing git tag)
@@ -11,13 +11,15 @@
 #   --since    the version live in production: release notes list the commits since it
 #   --run      a build command, run in the release folder (repeatable, in order)
 #   --test     a test command, run on a copy of the built release (repeatable)
+#   --report   a file the tests write (e.g. a clover coverage report), relative to
+#              the release; kept as DIR/artifacts/ID.report
 #
 # Leaves DIR/artifacts/ID.tar.gz, ID.tar.gz.sha256 and ID.notes.md.
 # Last line: {"ok": true, "artifact": ..., "sha256": ..., "commit": ..., "notes": ...}
 . "$(dirname "$0")/lib.sh"
 
 repo='' tag='' release='' workdir='' since=''
-runs=() tests=()
+runs=() tests=() report=''
 while [ $# -gt 0 ]; do
   case $1 in
     --repo) need_value "$@"; repo=$2; shift 2 ;;
@@ -27,6 +29,7 @@ while [ $# -gt 0 ]; do
     --since) since=${2:-}; shift 2 ;;
     --run) need_value "$@"; runs+=("$2"); shift 2 ;;
     --test) need_value "$@"; tests+=("$2"); shift 2 ;;
+    --report) report=${2:-}; shift 2 ;;
     -h|--help) usage_from_header; exit 0 ;;
     *) die 2 "unknown option $1 (see build.sh -h)" ;;
   esac
@@ -36,6 +39,9 @@ check_release_id "$release"
 
 mkdir -p "$workdir/artifacts" "$workdir/work"
 mirror="$workdir/repo.git"
+# two builds at once (two release runs) share the mirror: one updates it at a time
+exec 9>"$workdir/.mirror.lock"
+flock -w 300 9 || die 4 "another build has held $workdir/.mirror.lock for 5 minutes"
 if [ -d "$mirror" ]; then
   log "fetching $repo"
   git -C "$mirror" remote set-url origin "$repo"
@@ -54,6 +60,7 @@ dir="$workdir/work/$release"
 rm -rf "$dir" "$dir.test"
 mkdir -p "$dir"
 git -C "$mirror" archive "$commit" | tar -x -C "$dir"
+exec 9>&-  # the mirror is free for the next build
 log "$tag is $commit, unpacked in $dir"
 
 for cmd in ${runs[@]+"${runs[@]}"}; do
@@ -70,6 +77,10 @@ if [ ${#tests[@]} -gt 0 ]; then
     cat "$out" >&2
   done
   tests_summary=$(grep -E '^(OK|Tests:|FAILURES|ERRORS)' "$out" | tail -n 1 || true)
+  if [ -n "$report" ]; then
+    [ -f "$dir.test/$report" ] || { rm -rf "$dir.test"; die 4 "the tests did not write $report: check the test commands"; }
+    cp "$dir.test/$report" "$workdir/artifacts/$release.report"
+  fi
   rm -rf "$dir.test" "$out"
 fi
 
@@ -94,4 +105,5 @@ rm -rf "$dir"
 bytes=$(stat -c %s "$artifact")
 log "packed $artifact ($bytes bytes, sha256 $sha)"
 result release "$release" version "$tag" commit "$commit" artifact "$artifact" sha256 "$sha" \
-  bytes "$bytes" tests "$tests_summary" since "${since:-}" notes "$notes"
+  bytes "$bytes" tests "$tests_summary" report "${report:+$workdir/artifacts/$release.report}" \
+  since "${since:-}" notes "$notes"

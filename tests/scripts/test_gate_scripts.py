@@ -1,0 +1,106 @@
+"""The gate scripts against a real host: the lock, the freeze, the security scan."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.scripts.test_scripts import build
+
+pytestmark = pytest.mark.integration
+
+RUN_A, RUN_B = "release_feature/manual__a", "release_hotfix/manual__b"
+
+
+def lock(host, *args: str):
+    return host.run("lock", "--deploy-path", f"{host.base}/app", *args)
+
+
+def test_the_lock_has_one_owner_at_a_time(staging_host):
+    taken = lock(staging_host, "--owner", RUN_A, "--by", "feature v1.2.0")
+    assert taken.code == 0 and taken.json["locked"] and taken.json["held_by"] == RUN_A
+    assert lock(staging_host, "--owner", RUN_A).code == 0  # its owner may take it again (a retried task)
+    refused = lock(staging_host, "--owner", RUN_B)
+    assert refused.code == 6
+    assert refused.json["held_by"] == RUN_A and refused.json["label"] == "feature v1.2.0" and refused.json["since"]
+    assert lock(staging_host, "--status").json["held_by"] == RUN_A
+
+
+def test_only_the_owner_releases_and_a_break_names_the_owner_it_clears(staging_host):
+    assert lock(staging_host, "--owner", RUN_A).code == 0
+    assert lock(staging_host, "--release", "--owner", RUN_B).code == 6  # not B's lock: left alone
+    assert lock(staging_host, "--status").json["held_by"] == RUN_A
+    # a break for an owner that no longer holds it changes nothing either
+    assert lock(staging_host, "--break", "--owner", RUN_B).code == 6
+    assert lock(staging_host, "--break", "--owner", RUN_A).code == 0
+    assert lock(staging_host, "--status").json["locked"] is False
+    assert lock(staging_host, "--owner", RUN_B).code == 0
+    assert lock(staging_host, "--release", "--owner", RUN_B).json["locked"] is False
+    journal = staging_host.ssh(f"cat {staging_host.base}/app/.deploy/lock.log").stdout
+    assert [line.split('"event": "')[1].split('"')[0] for line in journal.splitlines()] == [
+        "take",
+        "break",
+        "take",
+        "release",
+    ]
+
+
+def test_two_runs_asking_at_the_same_moment_get_one_lock(staging_host):
+    script = f"{staging_host.base}/bin/lock.sh"
+    both = staging_host.ssh(
+        f"for o in one two three four; do ({script} --deploy-path {staging_host.base}/app --owner run/$o"
+        " >/dev/null 2>&1; echo $?) & done; wait"
+    )
+    assert sorted(both.stdout.split()) == ["0", "6", "6", "6"]
+
+
+def test_a_freeze_says_who_and_why_and_is_cleared_by_name(staging_host):
+    path = ["--deploy-path", f"{staging_host.base}/app"]
+    assert staging_host.run("freeze", *path).json["frozen"] is False
+    refused = staging_host.run("freeze", *path, "--set", "--by", "alice")
+    assert refused.code == 2 and "--reason is required" in refused.stderr
+    frozen = staging_host.run("freeze", *path, "--set", "--reason", "INC-42 checkout errors", "--by", "alice")
+    assert frozen.code == 0 and frozen.json["frozen"] is True
+    assert frozen.json["freeze"]["by"] == "alice" and frozen.json["freeze"]["reason"] == "INC-42 checkout errors"
+    assert staging_host.run("freeze", *path).json["freeze"]["reason"] == "INC-42 checkout errors"
+    cleared = staging_host.run("freeze", *path, "--clear", "--by", "bob")
+    assert cleared.code == 0 and cleared.json["frozen"] is False
+    assert staging_host.run("freeze", *path, "--clear", "--by", "bob").code == 0  # clearing twice is fine
+    log = staging_host.ssh(f"cat {staging_host.base}/app/.deploy/freeze.log").stdout.splitlines()
+    assert len(log) == 2 and '"by": "alice"' in log[0] and '"by": "bob"' in log[1]
+
+
+@pytest.fixture
+def clean_build(build_host, repository):
+    assert build(build_host, repository, "v1.0.0", "scan-clean").code == 0
+    return f"{build_host.base}/builds/artifacts/scan-clean.tar.gz"
+
+
+def test_a_clean_build_passes_the_scan(build_host, clean_build):
+    scanned = build_host.run("scan", "--artifact", clean_build)
+    assert scanned.code == 0, scanned.stderr
+    assert scanned.json["critical"] == 0
+
+
+def test_secrets_in_the_build_are_critical_and_stop_it(build_host, clean_build):
+    leaky = f"{build_host.base}/builds/artifacts/scan-leaky.tar.gz"
+    made = build_host.ssh(
+        f"d=$(mktemp -d) && tar -xzf {clean_build} -C $d && "
+        "printf -- '-----BEGIN OPENSSH PRIVATE KEY-----\\nabc\\n' > $d/storage/id_ed25519 && "
+        "echo 'DB_PASSWORD=hunter2' > $d/.env && "
+        f"tar -czf {leaky} -C $d . && rm -rf $d"
+    )
+    assert made.code == 0, made.stderr
+    scanned = build_host.run("scan", "--artifact", leaky)
+    assert scanned.code == 5
+    assert "2 critical finding(s), at most 0 allowed" in scanned.json["error"]
+    assert "private key in storage/id_ed25519" in scanned.stderr
+    assert "environment file shipped in the build" in scanned.stderr
+    assert build_host.run("scan", "--artifact", leaky, "--max-critical", "2").code == 0
+
+
+def test_an_extra_scanner_adds_its_findings(build_host, clean_build):
+    scanner = """echo '{"critical": 1, "high": 3, "findings": ["CVE-2026-0001 in laravel/framework"]}'"""
+    scanned = build_host.run("scan", "--artifact", clean_build, "--run", scanner)
+    assert scanned.code == 5 and "1 critical finding(s)" in scanned.json["error"]
+    broken = build_host.run("scan", "--artifact", clean_build, "--run", "echo not json")
+    assert broken.code == 4 and "last line is not" in broken.json["error"]
