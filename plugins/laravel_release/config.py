@@ -9,12 +9,16 @@ names the file and the key that is wrong.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import jsonschema
 import yaml
+
+from laravel_release.policy import RELEASE_TYPES, ReleaseType, Window
+
+RELEASE_TYPE_NAMES = tuple(RELEASE_TYPES)
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 CONFIG_ENV_VAR = "LARAVEL_RELEASE_CONFIG"
@@ -54,6 +58,29 @@ _ENV_SETTINGS = {
         "additionalProperties": False,
         "properties": {"keep": {"type": "integer", "minimum": 1}},
     },
+    # who signs off a release in this environment before the next stage (used for uat)
+    "signoff": {
+        "type": "object",
+        "additionalProperties": False,
+        "properties": {
+            "approvers": {"type": "array", "items": {"type": "string", "minLength": 1}},
+            "url": {"type": "string", "pattern": r"^https?://[^\s]+$"},
+            "timeout_hours": {"type": "number", "exclusiveMinimum": 0},
+            "poll_seconds": {"type": "integer", "minimum": 5},
+        },
+    },
+    # how long a release waits for a frozen or locked environment before it gives up
+    "claim_timeout_minutes": {"type": "integer", "minimum": 1},
+}
+_WINDOW = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["weekdays", "start", "hours"],
+    "properties": {
+        "weekdays": {"type": "array", "minItems": 1, "items": {"type": "integer", "minimum": 1, "maximum": 7}},
+        "start": {"type": "string", "pattern": r"^([01][0-9]|2[0-3]):[0-5][0-9]$"},
+        "hours": {"type": "number", "exclusiveMinimum": 0, "maximum": 24},
+    },
 }
 SCHEMA: dict[str, Any] = {
     "type": "object",
@@ -76,7 +103,15 @@ SCHEMA: dict[str, Any] = {
                 "commands": _COMMANDS,
                 "test_commands": _COMMANDS,
                 "timeout_seconds": {"type": "integer", "minimum": 10},
+                "coverage_report": {"type": "string", "pattern": r"^[A-Za-z0-9_.][A-Za-z0-9_./-]*$"},
+                "scan_command": {"type": "string", "minLength": 1},
             },
+        },
+        # release windows that replace the policy's, per release type (e.g. another length)
+        "windows": {
+            "type": "object",
+            "additionalProperties": False,
+            "properties": {name: _WINDOW for name in RELEASE_TYPE_NAMES},
         },
         "defaults": {"type": "object", "additionalProperties": False, "properties": _ENV_SETTINGS},
         "environments": {
@@ -125,6 +160,8 @@ DEFAULTS: dict[str, Any] = {
     "smoke_tests": [],
     "min_free_mb": 500,
     "backup": {"keep": 5},
+    "signoff": {},
+    "claim_timeout_minutes": 240,
 }
 
 
@@ -162,6 +199,11 @@ class Environment:
     smoke_tests: tuple[SmokeTest, ...]
     min_free_mb: int
     backup_keep: int  # the database is always backed up before migrations; this many backups are kept
+    approvers: tuple[str, ...] = ()  # Airflow users who may sign off a release here; empty: any user with access
+    signoff_url: str = ""  # an approval service polled for the same sign-off (see gates.external_signoff)
+    signoff_timeout_hours: float | None = None  # None: the release type's policy
+    signoff_poll_seconds: int = 60
+    claim_timeout_minutes: int = 240
 
     @property
     def primary(self) -> Host:
@@ -176,6 +218,8 @@ class Build:
     commands: tuple[str, ...]
     test_commands: tuple[str, ...]
     timeout_seconds: int
+    coverage_report: str = ""  # clover XML written by the test commands, relative to the build
+    scan_command: str = ""  # the security scanner, run in the built release; prints JSON findings
 
     @property
     def tools(self) -> str:
@@ -189,6 +233,11 @@ class Config:
     repository: str
     build: Build
     environments: dict[str, Environment]
+    windows: dict[str, Window] = field(default_factory=dict)
+
+    def window(self, rtype: ReleaseType) -> Window | None:
+        """The release window of a type: the file's override, or the policy's."""
+        return self.windows.get(rtype.name, rtype.window)
 
     def environment(self, name: str) -> Environment:
         if name not in self.environments:
@@ -231,6 +280,7 @@ def parse(data: Any, source: str) -> Config:
         if duplicates:
             raise ConfigError(f"{source}: key environments.{env_name}.hosts: host name {duplicates[0]!r} is used twice")
         backup = {**DEFAULTS["backup"], **raw.get("backup", {})}
+        signoff = raw["signoff"]
         environments[env_name] = Environment(
             name=env_name,
             hosts=tuple(Host(**h) for h in raw["hosts"]),
@@ -242,6 +292,11 @@ def parse(data: Any, source: str) -> Config:
             smoke_tests=tuple(SmokeTest(**t) for t in raw["smoke_tests"]),
             min_free_mb=raw["min_free_mb"],
             backup_keep=backup["keep"],
+            approvers=tuple(signoff.get("approvers", ())),
+            signoff_url=signoff.get("url", ""),
+            signoff_timeout_hours=signoff.get("timeout_hours"),
+            signoff_poll_seconds=signoff.get("poll_seconds", 60),
+            claim_timeout_minutes=raw["claim_timeout_minutes"],
         )
     build = data["build"]
     return Config(
@@ -254,8 +309,14 @@ def parse(data: Any, source: str) -> Config:
             commands=tuple(build.get("commands", [])),
             test_commands=tuple(build.get("test_commands", [])),
             timeout_seconds=build.get("timeout_seconds", 600),
+            coverage_report=build.get("coverage_report", ""),
+            scan_command=build.get("scan_command", ""),
         ),
         environments=environments,
+        windows={
+            name: Window(weekdays=tuple(w["weekdays"]), start=w["start"], hours=w["hours"])
+            for name, w in data.get("windows", {}).items()
+        },
     )
 
 

@@ -1,40 +1,62 @@
 """A release DAG from a row of the policy table.
 
-    plan_release ─> install_tools ─> build_release ─> staging
-                                          │   ─> [uat ─> write_signoff_request ─> approve_production]
-                                          └─> write_release_notes ─┘    ─> production ─> finish_release
+    plan_release ─> install_tools ─> build_release ─> staging ─> [uat ─> sign-off]
+                                          ├─> write_release_notes         │
+                                          └─> quality gates ──────────────┴─> wait_for_window
+                                                                                 ─> production ─> finish_release
 
 Each stage is the task group of ``steps.deploy`` (its build is distributed to
-every stage at once; going live waits for the previous stage); a type whose
-policy asks for UAT sign-off gets ``approve_production`` between UAT and production.
+every stage at once; going live waits for the previous stage). A type whose
+policy asks for UAT sign-off gets the sign-off gates between UAT and production;
+every type's production waits for the quality gates and for its release window.
 """
 
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from airflow.sdk import DAG, Param
 
 from laravel_release import gates, policy
+from laravel_release.config import ENVIRONMENTS
 from laravel_release.steps.build import build_release
 from laravel_release.steps.deploy import deploy_environment
 from laravel_release.steps.finish import finish_release
 from laravel_release.steps.prepare import install_tools, plan_release
+from laravel_release.steps.quality import quality_gates
+from laravel_release.timetables import release_schedule
 
 START_DATE = datetime(2025, 1, 1, tzinfo=UTC)
+MAX_ACTIVE_RUNS = 3
 DEFAULT_ARGS = {"owner": "release-engineering", "retries": 0, "retry_delay": timedelta(seconds=5)}
 
 
 def release_params(rtype: policy.ReleaseType) -> dict[str, Param]:
     """The trigger form: checked against these schemas in the UI, over REST and on the CLI."""
-    params = {
-        "version": Param(
-            type="string",
+    describe = "The git tag to release, e.g. v1.4.0. It must exist in the app's repository."
+    if rtype.window is None:
+        version = Param(type="string", pattern=policy.VERSION_PATTERN, title="Version", description=describe)
+    else:  # scheduled runs (at the window's opening) have no version: they report what waits for the window
+        version = Param(
+            None,
+            type=["null", "string"],
             pattern=policy.VERSION_PATTERN,
             title="Version",
-            description="The git tag to release, e.g. v1.4.0. It must exist in the app's repository.",
-        ),
-    }
+            description=describe + " Required when you trigger a release.",
+        )
+    params = {"version": version}
+    if rtype.window is not None:
+        params["window_override"] = Param(
+            None,
+            type=["null", "string"],
+            minLength=10,
+            pattern=r"\S",
+            title="Window override: reason",
+            description=f"Leave empty to wait for the release window ({rtype.window.describe()}). "
+            "For an emergency, say why production must go now (at least 10 characters); "
+            "the override and its reason are logged.",
+        )
     if rtype.requires_reason:
         params["reason"] = Param(
             type="string",
@@ -52,10 +74,12 @@ def release_dag(name: str, doc_md: str | None = None) -> DAG:
         dag_id=rtype.dag_id,
         description=rtype.summary,
         doc_md=doc_md,
-        schedule=None,
+        schedule=release_schedule(rtype),
         start_date=START_DATE,
         catchup=False,
-        max_active_runs=1,
+        # several releases may be in flight (one waiting for its window, the next in UAT): each
+        # environment's lock makes sure only one of them changes an environment at a time
+        max_active_runs=MAX_ACTIVE_RUNS,
         default_args=DEFAULT_ARGS,
         params=release_params(rtype),
         tags=["release", rtype.name],
@@ -63,10 +87,44 @@ def release_dag(name: str, doc_md: str | None = None) -> DAG:
         plan = plan_release(rtype.name)
         build, notes = build_release(plan)
         install_tools(plan) >> build  # type: ignore[arg-type]  # XComs, resolved at run time
-        previous = build
+        gates_passed = quality_gates(plan, build, notes)
+        previous: Any = build
         for stage in rtype.stages:
-            if stage == "production" and rtype.uat_signoff:
-                previous = gates.uat_signoff(rtype, plan, notes, previous)
-            previous = deploy_environment(plan, stage, built=build, previous=previous)
+            if stage == "production":
+                signoff = gates.uat_signoff(rtype, plan, notes, previous) if rtype.uat_signoff else [previous]
+                previous = gates.WaitForWindow(
+                    task_id="wait_for_window",
+                    release_type=rtype.name,
+                    trigger_rule="none_failed_min_one_success",  # one sign-off source approved, none rejected
+                )
+                [*signoff, *gates_passed] >> previous
+            previous = deploy_environment(plan, stage, built=build, previous=previous, rtype=rtype)
         finish_release(plan, previous)  # type: ignore[arg-type]
+    return dag
+
+
+def freeze_dag(doc_md: str | None = None) -> DAG:
+    """``deployment_freeze``: an operator stops (or allows again) deployments to one environment."""
+    with DAG(
+        dag_id="deployment_freeze",
+        description="Stop new deployments to an environment during an incident, or allow them again.",
+        doc_md=doc_md,
+        schedule=None,
+        start_date=START_DATE,
+        catchup=False,
+        default_args=DEFAULT_ARGS,
+        params={
+            "environment": Param("production", enum=list(ENVIRONMENTS), title="Environment"),
+            "action": Param("freeze", enum=["freeze", "clear"], title="Action"),
+            "reason": Param(
+                None,
+                type=["null", "string"],
+                minLength=10,
+                title="Reason",
+                description="Why deployments stop (the incident); needed to freeze.",
+            ),
+        },
+        tags=["release", "freeze"],
+    ) as dag:
+        gates.set_freeze()
     return dag

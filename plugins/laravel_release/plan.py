@@ -40,7 +40,7 @@ def artifact_path(cfg: Config, release: str) -> str:
     return f"{cfg.build.path}/artifacts/{release}.tar.gz"
 
 
-def build_target(cfg: Config, version: str, release: str, since: str) -> dict[str, Any]:
+def build_target(cfg: Config, rtype: ReleaseType, version: str, release: str, since: str) -> dict[str, Any]:
     b = cfg.build
     cmd = remote.command(
         b.tools,
@@ -53,14 +53,23 @@ def build_target(cfg: Config, version: str, release: str, since: str) -> dict[st
             since=since,
             run=list(b.commands),
             test=list(b.test_commands),
+            report=b.coverage_report,
+        ),
+    )
+    scan = remote.command(
+        b.tools,
+        "scan",
+        extra=remote.options(
+            artifact=artifact_path(cfg, release), run=b.scan_command, max_critical=rtype.max_critical_findings
         ),
     )
     return {
         "host": "build",
         "ssh_conn_id": b.ssh_conn_id,
         "tools_dir": b.tools,
-        "commands": {"build": cmd},
-        "timeouts": {"build": b.timeout_seconds},
+        "commands": {"build": cmd, "scan": scan},
+        "timeouts": {"build": b.timeout_seconds, "scan": 300},
+        "coverage_report": b.coverage_report,
     }
 
 
@@ -129,6 +138,7 @@ def host_target(cfg: Config, env: Environment, host: Host, version: str, release
     return {
         "host": h.name,
         "environment": env.name,
+        "deploy_path": h.deploy_path,
         "primary": h == env.primary,
         "ssh_conn_id": h.ssh_conn_id,
         "tools_dir": h.tools,
@@ -149,10 +159,12 @@ def release_plan(
     """The whole run: the build, and for each environment of the release type, its hosts' targets."""
     return {
         "release_type": rtype.name,
+        "owner": f"{rtype.dag_id}/{run_id}",  # who holds an environment's lock while deploying it
         "release": release,
         "version": version,
         "since": since,
-        "build": build_target(cfg, version, release, since),
+        "build": build_target(cfg, rtype, version, release, since),
+        "min_coverage_percent": rtype.min_coverage_percent,
         "environments": {
             stage: [
                 host_target(cfg, cfg.environment(stage), h, version, release, run_id)

@@ -7,19 +7,94 @@ DAG. A new release type is one new row here and one thin file in ``dags/``.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 
 # A version is an annotated git tag such as v1.4.0 or v2.0.0-rc.1.
 VERSION_PATTERN = r"^v(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)(-[0-9A-Za-z.]+)?$"
 
 
+def version_key(version: str) -> tuple[int, int, int, int]:
+    """Order versions: v1.10.0 after v1.9.0, a pre-release (v2.0.0-rc.1) before its release."""
+    match = re.match(VERSION_PATTERN, version)
+    if not match:
+        return (-1, -1, -1, -1)
+    major, minor, patch, pre = match.groups()
+    return (int(major), int(minor), int(patch), 0 if pre else 1)
+
+
+def _utc(at: datetime) -> datetime:
+    """A plain UTC datetime (pendulum's, from Airflow, compare badly with the standard library's)."""
+    if at.tzinfo is None:
+        raise ValueError(f"{at!r} has no time zone: release windows are in UTC")
+    return datetime.fromtimestamp(at.timestamp(), tz=UTC)
+
+
+class WindowError(ValueError):
+    """A release window that cannot be used; raised when the policy module is imported."""
+
+
 @dataclass(frozen=True)
 class Window:
-    """When production may change: ISO weekdays (Monday = 1), a UTC start time and a length."""
+    """When production may change: ISO weekdays (Monday = 1), a UTC start time and a length.
+
+    A window opens at ``start`` on each of its weekdays and stays open ``hours``
+    (it may run past midnight). Validated when created, so a window that cannot
+    parse fails the DAG import test, not a run at 02:00.
+    """
 
     weekdays: tuple[int, ...]
     start: str
     hours: float
+
+    def __post_init__(self) -> None:
+        if not self.weekdays or any(not isinstance(d, int) or not 1 <= d <= 7 for d in self.weekdays):
+            raise WindowError(f"window weekdays {self.weekdays!r}: use ISO weekdays 1 (Monday) to 7 (Sunday)")
+        if not re.fullmatch(r"([01][0-9]|2[0-3]):[0-5][0-9]", str(self.start)):
+            raise WindowError(f"window start {self.start!r}: use a 24-hour UTC time such as 02:00")
+        if not isinstance(self.hours, int | float) or not 0 < self.hours <= 24:
+            raise WindowError(f"window length {self.hours!r} hours: use more than 0 and at most 24")
+
+    @property
+    def length(self) -> timedelta:
+        return timedelta(hours=self.hours)
+
+    def _opening(self, day: datetime) -> datetime:
+        hour, minute = (int(p) for p in self.start.split(":"))
+        return day.replace(hour=hour, minute=minute, second=0, microsecond=0)
+
+    def opened(self, at: datetime) -> datetime | None:
+        """When the window that is open at ``at`` opened, or None when it is closed."""
+        at = _utc(at)
+        for back in range(2):  # a window may have opened the day before and run past midnight
+            opening = self._opening(at - timedelta(days=back))
+            if opening.isoweekday() in self.weekdays and opening <= at < opening + self.length:
+                return opening
+        return None
+
+    def is_open(self, at: datetime) -> bool:
+        return self.opened(at) is not None
+
+    def next_opening(self, at: datetime) -> datetime:
+        """The next time the window opens at or after ``at`` (``at`` itself when it opens exactly then)."""
+        at = _utc(at)
+        for ahead in range(8):
+            opening = self._opening(at + timedelta(days=ahead))
+            if opening.isoweekday() in self.weekdays and opening >= at:
+                return opening
+        raise AssertionError("unreachable: a window opens at least once a week")
+
+    @property
+    def cron(self) -> str:
+        """The window's openings as a cron expression (UTC; cron counts Sunday as 0)."""
+        hour, minute = (int(p) for p in self.start.split(":"))
+        return f"{minute} {hour} * * {','.join(str(d) for d in sorted(d % 7 for d in self.weekdays))}"
+
+    def describe(self) -> str:
+        names = ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"]
+        days = ", ".join(names[d - 1] for d in sorted(self.weekdays))
+        return f"{days} from {self.start} UTC for {self.hours:g} h"
 
 
 @dataclass(frozen=True)
@@ -30,7 +105,11 @@ class ReleaseType:
     uat_signoff: bool  # production waits for a person to approve in UAT
     requires_reason: bool  # the trigger must say why (hotfix: which critical issue)
     window: Window | None  # None: any time
-    signoff_timeout_hours: float = 72.0
+    passes_freeze: bool = False  # may deploy to a frozen environment (with its recorded reason)
+    signoff_timeout_hours: float = 72.0  # an unanswered sign-off expires and counts as rejected
+    # pre-release quality gates (the seed's KPIs): a release that misses one stops before production
+    min_coverage_percent: float = 90.0
+    max_critical_findings: int = 0
 
     @property
     def dag_id(self) -> str:
@@ -47,6 +126,7 @@ RELEASE_TYPES: dict[str, ReleaseType] = {
             uat_signoff=False,
             requires_reason=True,
             window=None,
+            passes_freeze=True,
         ),
         ReleaseType(
             name="feature",

@@ -152,14 +152,25 @@ class RemoteScript(SSHOperator):
         return results
 
 
-def run(ssh_conn_id: str, host: str, cmd: str, timeout: float = 60) -> tuple[str, str]:
-    """Run one command from a Python task; returns (stdout, stderr) or raises RemoteError."""
+def _exec(ssh_conn_id: str, host: str, cmd: str, timeout: float) -> tuple[int, str, str]:
     hook, client = connect(ssh_conn_id, host, cmd_timeout=timeout)
     with client:
         code, out, err = hook.exec_ssh_client_command(client, cmd, get_pty=False, environment=None, timeout=timeout)
+    return code, out.decode("utf-8", "replace"), err.decode("utf-8", "replace")
+
+
+def run(ssh_conn_id: str, host: str, cmd: str, timeout: float = 60) -> tuple[str, str]:
+    """Run one command from a Python task; returns (stdout, stderr) or raises RemoteError."""
+    code, out, err = _exec(ssh_conn_id, host, cmd, timeout)
     if code != 0:
         raise RemoteError(f"{host}: {cmd.split()[0]} failed with exit {code}: {error_reason(err)}")
-    return out.decode("utf-8", "replace"), err.decode("utf-8", "replace")
+    return out, err
+
+
+def call(ssh_conn_id: str, host: str, cmd: str, timeout: float = 60) -> tuple[int, list[dict[str, Any]], str]:
+    """Run verb scripts whose exit code is an answer (lock.sh exits 6 when held): (exit, results, stderr)."""
+    code, out, err = _exec(ssh_conn_id, host, cmd, timeout)
+    return code, parse_results(out), err
 
 
 def install_tools(ssh_conn_id: str, host: str, tools_dir: str) -> list[str]:

@@ -6,13 +6,18 @@ import os
 import subprocess
 import sys
 import textwrap
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 from airflow.dag_processing.dagbag import DagBag
 
+from laravel_release import policy
+from laravel_release.dag_factory import MAX_ACTIVE_RUNS
+
 ROOT = Path(__file__).resolve().parents[2]
 RELEASE_DAGS = ["release_hotfix", "release_feature", "release_maintenance", "release_major"]
+SIGNED_OFF = ["release_feature", "release_maintenance", "release_major"]
 
 
 @pytest.fixture(scope="module")
@@ -56,7 +61,7 @@ def test_house_policy(dagbag, dag_id):
     dag = dagbag.dags[dag_id]
     assert dag.doc_md and dag.description
     assert "release" in dag.tags
-    assert dag.catchup is False and dag.max_active_runs == 1
+    assert dag.catchup is False and dag.max_active_runs == MAX_ACTIVE_RUNS
     assert {t.owner for t in dag.tasks} == {"release-engineering"}
     assert "version" in dag.params
 
@@ -73,7 +78,8 @@ def test_hotfix_skips_uat_but_verifies_staging(dagbag):
     dag = dagbag.dags["release_hotfix"]
     ids = set(dag.task_ids)
     assert not any(i.startswith("uat.") for i in ids) and "approve_production" not in ids
-    assert "staging.verify_release" in dag.get_task("production.check_hosts").upstream_task_ids
+    assert "staging.verify_release" in dag.get_task("wait_for_window").upstream_task_ids
+    assert "wait_for_window" in dag.get_task("production.claim_environment").upstream_task_ids
     for task_id in ("production.backup_database", "production.migrate_database", "production.switch_release"):
         assert "staging.verify_release" in dag.get_task(task_id).get_flat_relative_ids(upstream=True)
 
@@ -86,7 +92,7 @@ def test_the_build_is_distributed_to_every_stage_at_once(dagbag, dag_id):
         assert f"{stage}.upload_release" in dag.get_task(f"{stage}.prepare_release").upstream_task_ids
 
 
-@pytest.mark.parametrize("dag_id", ["release_feature", "release_maintenance", "release_major"])
+@pytest.mark.parametrize("dag_id", SIGNED_OFF)
 def test_production_waits_for_uat_signoff(dagbag, dag_id):
     dag = dagbag.dags[dag_id]
     signoff = dag.get_task("approve_production")
@@ -94,8 +100,77 @@ def test_production_waits_for_uat_signoff(dagbag, dag_id):
     assert {"uat.verify_release", "write_release_notes", "plan_release"} <= dag.task_dict[
         "write_signoff_request"
     ].upstream_task_ids
-    assert dag.get_task("production.check_hosts").upstream_task_ids == {"approve_production", "production.plan_hosts"}
     assert signoff.response_timeout.total_seconds() == 72 * 3600
+    assert dag.get_task("external_signoff").upstream_task_ids == {"plan_release", "write_signoff_request"}
+    window = dag.get_task("wait_for_window")
+    assert {"approve_production", "external_signoff"} <= window.upstream_task_ids
+    assert window.trigger_rule == "none_failed_min_one_success"  # one approval, no rejection
+    assert dag.get_task("production.claim_environment").upstream_task_ids == {"wait_for_window", "plan_release"}
+    assert "production.claim_environment" in dag.get_task("production.check_hosts").upstream_task_ids
+
+
+@pytest.mark.parametrize("dag_id", RELEASE_DAGS)
+def test_production_waits_for_every_quality_gate_and_the_window(dagbag, dag_id):
+    dag = dagbag.dags[dag_id]
+    gates = {"check_tests", "check_coverage", "scan_release", "write_changelog"}
+    assert gates <= dag.get_task("wait_for_window").upstream_task_ids
+    for task_id in ("production.switch_release", "production.migrate_database"):
+        assert {"wait_for_window", *gates} <= dag.get_task(task_id).get_flat_relative_ids(upstream=True)
+
+
+@pytest.mark.parametrize("dag_id", RELEASE_DAGS)
+def test_each_environment_is_claimed_by_a_setup_and_given_back_by_a_teardown(dagbag, dag_id):
+    dag = dagbag.dags[dag_id]
+    for env in policy.RELEASE_TYPES[dag_id.removeprefix("release_")].stages:
+        claim, give_back = dag.get_task(f"{env}.claim_environment"), dag.get_task(f"{env}.release_environment")
+        assert claim.is_setup and give_back.is_teardown and claim.task_id in give_back.upstream_task_ids
+        assert claim.mode == "reschedule"  # waiting for a frozen or locked environment holds no worker slot
+        changes = {f"{env}.{t}" for t in ("check_hosts", "backup_database", "migrate_database", "switch_release")}
+        assert changes <= set(claim.get_flat_relative_ids(upstream=False))
+        assert changes <= set(give_back.get_flat_relative_ids(upstream=True))
+
+
+def test_a_hotfix_has_no_schedule_and_the_others_open_with_their_window(dagbag):
+    assert type(dagbag.dags["release_hotfix"].timetable).__name__ == "NullTimetable"
+    for name in ("feature", "maintenance", "major"):
+        assert dagbag.dags[f"release_{name}"].timetable.expression == policy.release_type(name).window.cron
+
+
+@pytest.mark.parametrize("name", ["feature", "maintenance", "major"])
+def test_scheduled_runs_fire_at_every_window_opening_of_a_month(dagbag, name):
+    """The scheduler's own timetable, asked run by run through December 2026."""
+    from airflow.serialization.encoders import coerce_to_core_timetable
+    from airflow.timetables.base import TimeRestriction
+
+    window = policy.release_type(name).window
+    timetable = coerce_to_core_timetable(dagbag.dags[f"release_{name}"].timetable)
+    start, end = datetime(2026, 12, 1, tzinfo=UTC), datetime(2027, 1, 1, tzinfo=UTC)
+    fired, last = [], None
+    while True:
+        info = timetable.next_dagrun_info(
+            last_automated_data_interval=last, restriction=TimeRestriction(earliest=start, latest=None, catchup=True)
+        )
+        if info is None or info.run_after >= end:
+            break
+        fired.append(info.run_after)
+        last = info.data_interval
+    openings = []
+    moment = start
+    while (moment := window.next_opening(moment)) < end:
+        openings.append(moment)
+        moment += timedelta(minutes=1)
+    assert [f.isoformat() for f in fired] == [o.isoformat() for o in openings]
+    assert all(window.is_open(f) and window.opened(f) == f for f in fired)
+    assert len(fired) == {"feature": 15, "maintenance": 15, "major": 4}[name]
+
+
+def test_a_window_that_cannot_parse_fails_the_import_not_a_run(tmp_path):
+    (tmp_path / "release_bad.py").write_text(
+        "# an Airflow DAG\nfrom laravel_release import policy\n"
+        "policy.Window(weekdays=(2, 3, 4), start='2 am', hours=2)\n"
+    )
+    bag = DagBag(dag_folder=str(tmp_path))
+    assert "window start '2 am': use a 24-hour UTC time" in next(iter(bag.import_errors.values()))
 
 
 @pytest.mark.parametrize("dag_id", RELEASE_DAGS)

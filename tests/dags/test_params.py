@@ -34,9 +34,36 @@ def test_a_malformed_version_is_refused(dags, version):
         validate(dags["release_feature"], {"version": version})
 
 
-def test_a_version_is_required(dags):
+def test_a_version_is_required_for_a_hotfix(dags):
     with pytest.raises(ParamValidationError):
-        validate(dags["release_major"], {})
+        validate(dags["release_hotfix"], {"reason": "CVE-2026-1234 in login"})
+
+
+def test_scheduled_types_accept_no_version_for_their_scheduled_runs(dags):
+    """A run at a window's opening has no version; one triggered without a version is refused by plan_release."""
+    assert validate(dags["release_major"], {})["version"] is None
+
+
+@pytest.mark.parametrize("reason", ["", "urgent", "   "])
+def test_a_window_override_without_a_reason_is_refused_at_trigger_time(dags, reason):
+    with pytest.raises(ParamValidationError, match="window_override"):
+        validate(dags["release_feature"], {"version": "v1.4.0", "window_override": reason})
+
+
+def test_a_window_override_with_a_reason_passes(dags):
+    conf = {"version": "v1.4.0", "window_override": "INC-7: invoices are wrong for every customer"}
+    assert validate(dags["release_feature"], conf)["window_override"] == conf["window_override"]
+    assert validate(dags["release_feature"], {"version": "v1.4.0"})["window_override"] is None
+    assert "window_override" not in dags["release_hotfix"].params  # a hotfix has no window
+
+
+def test_the_freeze_form(dags):
+    dag = dags["deployment_freeze"]
+    assert validate(dag, {"environment": "production", "action": "freeze", "reason": "INC-42 checkout errors"})
+    with pytest.raises(ParamValidationError, match="environment"):
+        validate(dag, {"environment": "prod", "action": "freeze", "reason": "INC-42 checkout errors"})
+    with pytest.raises(ParamValidationError, match="action"):
+        validate(dag, {"environment": "production", "action": "thaw"})
 
 
 def test_a_hotfix_needs_a_reason(dags):

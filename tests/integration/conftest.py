@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import copy
 import json
+import logging
 import subprocess
 import urllib.request
 from dataclasses import dataclass
@@ -41,11 +43,22 @@ def dags(airflow_db):
 
 
 @pytest.fixture
-def run_dag(dags, capfd):
+def run_dag(dags, capfd, caplog):
     def run(dag_id: str, conf: dict) -> Run:
         capfd.readouterr()
-        dagrun = dags[dag_id].test(run_conf=conf)
+        caplog.clear()
+        dag = dags[dag_id]
+        # dag.test() leaves a run's conf in the DAG's and its tasks' params: put them back after the run
+        saved = copy.deepcopy(dag.params), {t.task_id: copy.deepcopy(t.params) for t in dag.tasks}
+        try:
+            with caplog.at_level(logging.INFO):
+                dagrun = dag.test(run_conf=conf)
+        finally:
+            dag.params = saved[0]
+            for task in dag.tasks:
+                task.params = saved[1][task.task_id]
         out, err = capfd.readouterr()
+        err += "\n" + caplog.text  # the tasks' log lines
         tasks = {}
         for ti in dagrun.get_task_instances():
             key = ti.task_id if ti.map_index < 0 else f"{ti.task_id}[{ti.map_index}]"

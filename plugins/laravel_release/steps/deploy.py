@@ -1,8 +1,13 @@
 """Deploy one environment: the same task group for staging, UAT and production.
 
-    (after the build)       upload_release (and unpack) ──┐
-    (after the last stage)  check_hosts ─┬─> backup_database ─┼─> migrate_database ─> switch_release
-                                         └─> prepare_release ─┘        ─> verify_release ─> cleanup_releases
+    (after the build)  upload_release (and unpack) ────────────────────┐
+    (after the gate)   claim_environment ─> check_hosts ─┬─> backup_database ─┼─> migrate_database
+                       ─> switch_release ─> verify_release ─> cleanup_releases ─> release_environment
+                                                         └─> prepare_release ─┘
+
+``claim_environment`` (setup) waits while the environment is frozen or locked
+by another run, then takes its lock; ``release_environment`` (teardown) gives
+it back whatever happened in between (see gates.py).
 
 The build is distributed to every environment as soon as it exists: uploading
 and unpacking only add a folder under releases/, so later stages are ready when
@@ -22,7 +27,8 @@ from typing import Any
 
 from airflow.sdk import TaskGroup, get_current_context, task
 
-from laravel_release import remote
+from laravel_release import gates, remote
+from laravel_release.policy import ReleaseType
 from laravel_release.remote import RemoteScript
 from laravel_release.steps.switch import go_live
 
@@ -65,13 +71,14 @@ def on_primary_host(task_id: str, step: str, hosts: Any) -> RemoteScript:
     return RemoteScript(task_id=task_id, step=step, target=hosts, retries=0)
 
 
-def deploy_environment(plan: Any, env: str, built: Any, previous: Any) -> Any:
+def deploy_environment(plan: Any, env: str, built: Any, previous: Any, rtype: ReleaseType) -> Any:
     """The task group that deploys the planned release to ``env``; returns its ``verify_release``.
 
     ``built`` is the build task (the distribution starts after it), ``previous``
     the gate the environment waits for (the previous stage's verification or a sign-off).
     """
     with TaskGroup(env, tooltip=f"deploy to {env}"):
+        claim = gates.claim_environment(plan, env, rtype)
         hosts = plan_hosts(plan, env)
         upload = upload_release.expand(target=hosts)
         checks = on_each_host("check_hosts", "check", hosts, retries=1)
@@ -81,7 +88,7 @@ def deploy_environment(plan: Any, env: str, built: Any, previous: Any) -> Any:
         switch, verify = go_live(hosts)
         cleanup = on_each_host("cleanup_releases", "cleanup", hosts, retries=1)
         built >> upload >> prepare
-        previous >> checks >> [backup, prepare]
+        previous >> claim >> checks >> [backup, prepare]
         [prepare, backup] >> migrate >> switch
-        verify >> cleanup
+        verify >> cleanup >> gates.release_environment(plan, env).as_teardown(setups=claim)
     return verify

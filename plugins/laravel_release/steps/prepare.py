@@ -10,9 +10,9 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from airflow.sdk import BaseHook, task
-from airflow.sdk.exceptions import AirflowNotFoundException
+from airflow.sdk.exceptions import AirflowNotFoundException, AirflowSkipException
 
-from laravel_release import config, plan, policy, remote
+from laravel_release import config, gates, plan, policy, remote
 
 log = logging.getLogger(__name__)
 
@@ -55,7 +55,7 @@ def check_version(version: Any, tags: list[str], repository: str) -> str:
     if not isinstance(version, str) or not re.match(policy.VERSION_PATTERN, version):
         raise RequestError(f"version {version!r} is not a version tag like v1.4.0: fix the trigger's 'version'")
     if version not in tags:
-        newest = ", ".join(sorted(tags, key=_version_key, reverse=True)[:5]) or "none"
+        newest = ", ".join(sorted(tags, key=policy.version_key, reverse=True)[:5]) or "none"
         raise RequestError(
             f"version {version} is not a tag of {repository} (newest tags: {newest}): push the tag first. "
             "Nothing was changed."
@@ -63,8 +63,24 @@ def check_version(version: Any, tags: list[str], repository: str) -> str:
     return version
 
 
-def _version_key(tag: str) -> tuple:
-    return tuple(int(p) if p.isdigit() else -1 for p in re.split(r"[.-]", tag.lstrip("v")))
+def scheduled_run(rtype: policy.ReleaseType, context: Any) -> None:
+    """A run without a version: at a window's opening, say what goes live in it, then end (skipped)."""
+    run_type = context["dag_run"].run_type
+    if getattr(run_type, "value", run_type) != "scheduled":
+        raise RequestError(
+            'version is required: trigger with the tag to release, e.g. {"version": "v1.4.0"}. Nothing was changed.'
+        )
+    waiting = [r for r in gates.releases_at_the_window(context["ti"], rtype.dag_id) if r["state"] == "deferred"]
+    if not waiting:
+        raise AirflowSkipException(
+            f"the {rtype.name} release window opens: no {rtype.name} release passed UAT and waits for production. "
+            "Nothing to deploy."
+        )
+    newest, *older = waiting
+    raise AirflowSkipException(
+        f"the {rtype.name} release window opens: {newest['version']} (run {newest['run_id']}) passed UAT and goes "
+        "live now in its own run" + (f"; superseded: {', '.join(r['version'] for r in older)}" if older else "")
+    )
 
 
 @task(retries=0)
@@ -72,6 +88,8 @@ def plan_release(release_type: str, **context: Any) -> dict[str, Any]:
     """Validate everything the run needs and decide what runs where. Touches no host but to read."""
     rtype = policy.release_type(release_type)
     params = context["params"]
+    if params.get("version") is None:
+        scheduled_run(rtype, context)
     cfg = config.load()
     for stage in rtype.stages:
         cfg.environment(stage)

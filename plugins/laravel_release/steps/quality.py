@@ -1,0 +1,113 @@
+"""Pre-release quality gates (the seed's KPIs and pre-release checklist), one task each.
+
+    build_release ─┬─> check_tests       all tests pass
+                   ├─> check_coverage    line coverage of the app's tests >= the policy's threshold
+                   ├─> scan_release      0 critical security findings (scan.sh on the build host)
+                   └─> write_changelog   release notes prepared, CHANGELOG entry generated
+
+They run beside staging; production waits for all of them. A failed gate stops
+the release before production and its error names the gate and the figure.
+The pre-deployment checks (backup space, database reachable) are each
+environment's ``check_hosts``.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from datetime import UTC, datetime
+from typing import Any
+
+from airflow.sdk import task
+from airflow.sdk.exceptions import AirflowException
+
+from laravel_release import remote
+from laravel_release.remote import RemoteScript
+
+log = logging.getLogger(__name__)
+
+
+class QualityGateFailed(AirflowException):
+    """A pre-release quality gate failed: the message names the gate and the figure."""
+
+
+def _build(results: list[dict[str, Any]]) -> dict[str, Any]:
+    return next(r for r in results if r.get("verb") == "build")
+
+
+def tests_verdict(summary: str) -> tuple[bool, str]:
+    """phpunit's summary line ("OK (12 tests, 30 assertions)") as a verdict."""
+    if not summary or summary.startswith("no test commands"):
+        return False, "no tests ran: configure build.test_commands"
+    if summary.startswith("OK"):
+        return True, summary
+    return False, summary
+
+
+def coverage_percent(clover_xml: str) -> float:
+    """Line (statement) coverage of a clover report, in percent.
+
+    The project's totals are its last ``<metrics>`` element (files and packages
+    come first). Read with a pattern, not an XML parser: the report comes from a host.
+    """
+    found = re.findall(r"<metrics\b([^>]*)/>", clover_xml)
+    if "<coverage" not in clover_xml or not found:
+        raise ValueError("no <metrics> element: not a clover report")
+    metrics = dict(re.findall(r'(\w+)="(\d+)"', found[-1]))
+    statements = int(metrics.get("statements", "0"))
+    if statements == 0:
+        raise ValueError("the report counts no statements")
+    return 100.0 * int(metrics.get("coveredstatements", "0")) / statements
+
+
+def changelog_entry(version: str, notes: str, day: datetime) -> str:
+    """A "Keep a Changelog" entry from the release notes' commit lines."""
+    lines = [line for line in notes.splitlines() if line.startswith("- ")]
+    return f"## [{version}] - {day:%Y-%m-%d}\n\n### Changed\n\n" + "\n".join(lines) + "\n"
+
+
+@task
+def check_tests(results: list[dict[str, Any]]) -> str:
+    ok, said = tests_verdict(_build(results).get("tests", ""))
+    if not ok:
+        raise QualityGateFailed(f"quality gate 'all tests pass' failed: {said}")
+    log.info("all tests pass: %s", said)
+    return said
+
+
+@task
+def check_coverage(plan: dict[str, Any], results: list[dict[str, Any]]) -> float:
+    build, threshold = plan["build"], plan["min_coverage_percent"]
+    report = _build(results).get("report")
+    if not report:
+        raise QualityGateFailed(
+            f"quality gate 'coverage >= {threshold:g}%' failed: no coverage report. Set build.coverage_report "
+            "to the clover file the test commands write (e.g. phpunit --coverage-clover build/coverage.xml)."
+        )
+    text = remote.read_file(build["ssh_conn_id"], build["host"], report)
+    try:
+        percent = coverage_percent(text or "")
+    except ValueError as err:
+        raise QualityGateFailed(f"quality gate 'coverage' failed: cannot read {report}: {err}") from None
+    if percent < threshold:
+        raise QualityGateFailed(
+            f"quality gate 'coverage >= {threshold:g}%' failed: the app's tests cover {percent:.1f}% of its lines"
+        )
+    log.info("coverage %.1f%% (threshold %g%%)", percent, threshold)
+    return round(percent, 2)
+
+
+@task
+def write_changelog(plan: dict[str, Any], notes: str) -> str:
+    if not re.search(r"^- ", notes, re.MULTILINE):
+        raise QualityGateFailed("quality gate 'release notes prepared' failed: the release notes list no change")
+    entry = changelog_entry(plan["version"], notes, datetime.now(UTC))
+    log.info("CHANGELOG entry:\n%s", entry)
+    return entry
+
+
+def quality_gates(plan: Any, build: Any, notes: Any) -> list[Any]:
+    """The four gates; production waits for all of them."""
+    scan = RemoteScript(task_id="scan_release", step="scan", target=plan["build"], retries=0)
+    build >> scan
+    return [check_tests(build.output), check_coverage(plan, build.output), scan, write_changelog(plan, notes)]

@@ -1,0 +1,107 @@
+"""The decisions of the gates, as pure functions: window, freeze, lock, sign-off."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+from laravel_release import gates, policy
+
+FEATURE = policy.release_type("feature")
+HOTFIX = policy.release_type("hotfix")
+TUESDAY_0230 = datetime(2026, 12, 1, 2, 30, tzinfo=UTC)
+MONDAY_1200 = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
+
+
+def test_inside_the_window_production_goes():
+    assert gates.window_decision(FEATURE.window, TUESDAY_0230, None) == ("go", None)
+
+
+def test_outside_the_window_production_waits_for_the_next_opening():
+    assert gates.window_decision(FEATURE.window, MONDAY_1200, None) == (
+        "wait",
+        datetime(2026, 12, 1, 2, 0, tzinfo=UTC),
+    )
+
+
+def test_an_override_with_a_reason_goes_now_and_a_hotfix_never_waits():
+    assert gates.window_decision(FEATURE.window, MONDAY_1200, "INC-7: payments broken")[0] == "override"
+    assert gates.window_decision(None, MONDAY_1200, None) == ("go", None)
+
+
+FREEZE = {"since": "2026-11-25T10:00:00Z", "by": "alice", "reason": "INC-42"}
+
+
+@pytest.mark.parametrize(
+    ("freeze", "rtype", "reason", "decision"),
+    [
+        (None, FEATURE, None, "go"),
+        (FREEZE, FEATURE, None, "wait"),
+        (FREEZE, FEATURE, "a reason does not help a feature", "wait"),
+        (FREEZE, HOTFIX, "CVE-2026-1234 in the login form", "pass"),
+        (FREEZE, HOTFIX, None, "wait"),
+    ],
+)
+def test_only_a_hotfix_with_a_reason_passes_a_freeze(freeze, rtype, reason, decision):
+    assert gates.freeze_decision(freeze, rtype, reason) == decision
+
+
+@pytest.mark.parametrize(
+    ("code", "owner_state", "decision"),
+    [
+        (0, None, "taken"),
+        (6, "running", "wait"),
+        (6, "queued", "wait"),
+        (6, "failed", "stale"),  # its worker was killed and the run ended
+        (6, "success", "stale"),
+        (6, None, "stale"),  # the owner run no longer exists
+    ],
+)
+def test_a_lock_is_only_cleared_when_its_owner_run_is_over(code, owner_state, decision):
+    assert gates.lock_decision(code, owner_state) == decision
+
+
+def answer(option: str | None, who: str | None = "alice", comment: str = "", timedout: bool = False) -> dict:
+    return {
+        "chosen_options": [option] if option else [],
+        "params_input": {"comment": comment},
+        "responded_by_user": {"id": who, "name": who} if who else None,
+        "timedout": timedout,
+    }
+
+
+def test_signoff_verdicts_say_who_and_why():
+    assert gates.signoff_verdict(answer("Approve", comment="UAT ok"), 72) == (True, "approved by alice: UAT ok")
+    assert gates.signoff_verdict(answer("Reject", "bob", "totals wrong"), 72) == (
+        False,
+        "rejected by bob: totals wrong",
+    )
+    assert gates.signoff_verdict(answer("Reject", "bob"), 72) == (False, "rejected by bob: no reason given")
+
+
+def test_an_expired_signoff_counts_as_rejected():
+    ok, said = gates.signoff_verdict(answer("Reject", who=None, timedout=True), 72)
+    assert not ok and said.startswith("no answer within 72 h")
+    ok, said = gates.signoff_verdict({"error": "timeout", "error_type": "timeout"}, 0.5)
+    assert not ok and "0.5 h" in said
+
+
+@pytest.mark.parametrize(
+    ("body", "status"),
+    [
+        ({"status": "approved", "by": "carol (CAB)"}, "approved"),
+        ({"status": "rejected", "by": "dave", "comment": "not this week"}, "rejected"),
+        ({"status": "pending"}, "pending"),
+        ({"status": "maybe"}, "pending"),
+        ("<html>", "pending"),
+    ],
+)
+def test_the_approval_service_answers(body, status):
+    assert gates.external_verdict(body)[0] == status
+
+
+def test_the_approval_service_answer_says_who():
+    assert gates.external_verdict({"status": "rejected", "by": "dave", "comment": "not this week"})[1] == (
+        "rejected by dave: not this week"
+    )
