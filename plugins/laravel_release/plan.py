@@ -8,6 +8,7 @@ be unit-tested and read in one place.
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import asdict
 from typing import Any
 
@@ -27,9 +28,13 @@ STEP_TIMEOUTS = {
 }
 
 
-def release_id(version: str, run_after: Any) -> str:
-    """The folder a release gets on every host: ``<version>-<UTC timestamp of the run>``."""
-    return f"{version}-{run_after:%Y%m%d%H%M%S}"
+def release_id(version: str, run_after: Any, run_id: str = "") -> str:
+    """The folder a release gets on every host: ``<version>-<UTC time of the run>-<4 hex of the run id>``.
+
+    The run's own part keeps two runs triggered in the same second apart.
+    """
+    suffix = hashlib.sha1(run_id.encode(), usedforsecurity=False).hexdigest()[:4]
+    return f"{version}-{run_after:%Y%m%d%H%M%S}-{suffix}"
 
 
 def upload_path(host: Host, release: str) -> str:

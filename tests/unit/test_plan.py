@@ -16,8 +16,12 @@ def make(rtype: str = "feature", version: str = "v1.1.0") -> dict:
     )
 
 
-def test_release_id_is_version_and_run_time():
-    assert plan.release_id("v1.2.0", datetime(2026, 3, 4, 2, 5, 6, tzinfo=UTC)) == "v1.2.0-20260304020506"
+def test_release_id_is_version_run_time_and_run():
+    when = datetime(2026, 3, 4, 2, 5, 6, tzinfo=UTC)
+    first = plan.release_id("v1.2.0", when, "manual__2026-03-04T02:05:06.1+00:00")
+    second = plan.release_id("v1.2.0", when, "manual__2026-03-04T02:05:06.7+00:00")
+    assert first.startswith("v1.2.0-20260304020506-") and len(first) == len("v1.2.0-20260304020506-abcd")
+    assert first != second  # two runs triggered in the same second get their own folders
 
 
 def test_the_plan_covers_the_stages_of_the_type():

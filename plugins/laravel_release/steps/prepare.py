@@ -96,7 +96,7 @@ def plan_release(release_type: str, **context: Any) -> dict[str, Any]:
     check_connections(cfg, rtype.stages)
     version = check_version(params.get("version"), remote_tags(cfg), cfg.repository)
     since = live_version(cfg.environment("production"))
-    release = plan.release_id(version, context["dag_run"].run_after)
+    release = plan.release_id(version, context["dag_run"].run_after, context["run_id"])
     log.info(
         "%s release %s: %s -> %s as %s, through %s",
         rtype.name,
