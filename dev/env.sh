@@ -19,6 +19,10 @@ export AIRFLOW__API__PORT=${AIRFLOW__API__PORT:-8080}
 export AIRFLOW_URL=${AIRFLOW_URL:-http://127.0.0.1:$AIRFLOW__API__PORT}
 # Where task processes report to (Airflow assumes port 8080 otherwise).
 export AIRFLOW__CORE__EXECUTION_API_SERVER_URL=${AIRFLOW__CORE__EXECUTION_API_SERVER_URL:-$AIRFLOW_URL/execution/}
+# The embedded SQLite database: writers wait for each other instead of failing after 5 s.
+if [ -z "${AIRFLOW__DATABASE__SQL_ALCHEMY_CONN:-}" ]; then
+  export AIRFLOW__DATABASE__SQL_ALCHEMY_CONNECT_ARGS=${AIRFLOW__DATABASE__SQL_ALCHEMY_CONNECT_ARGS:-laravel_release.embedded.SQLITE_CONNECT_ARGS}
+fi
 export LARAVEL_RELEASE_CONFIG=${LARAVEL_RELEASE_CONFIG:-$PROJECT/include/config/environments.yaml}
 export PYTHONPATH=$PROJECT/plugins${PYTHONPATH:+:$PYTHONPATH}
 export PATH=$PROJECT/.venv/bin:$PATH
