@@ -3,7 +3,9 @@
 Puts v1.0.0 on the sandbox with a hotfix run if production serves nothing yet,
 then releases the next version with ``release_feature``: staging, UAT, the
 sign-off (answered here as the admin user unless DEMO_SIGNOFF=manual, in which
-case it waits for you under Required Actions in the UI), production.
+case it waits for you under Required Actions in the UI), production. Production
+goes at once with a recorded window override, unless DEMO_WINDOW=wait: then it
+waits, deferred, for the feature release window (Tuesday to Thursday, 02:00 UTC).
 """
 
 from __future__ import annotations
@@ -67,7 +69,10 @@ def main() -> int:
             return 1
         live = "v1.0.0"
     nxt = VERSIONS[min(VERSIONS.index(live) + 1, len(VERSIONS) - 1)] if live in VERSIONS else VERSIONS[-1]
-    state = release(api, "release_feature", {"version": nxt})
+    conf = {"version": nxt}
+    if os.environ.get("DEMO_WINDOW") != "wait":  # DEMO_WINDOW=wait: production waits for the next window
+        conf["window_override"] = "make demo: show the whole release now, outside the release window"
+    state = release(api, "release_feature", conf)
     print(f"\nrelease_feature {nxt}: {state}; production serves {live_version()}")
     return 0 if state == "success" else 1
 

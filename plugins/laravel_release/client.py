@@ -6,6 +6,7 @@ from ``POST /auth/token`` with a user and password (or is given directly).
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -19,6 +20,7 @@ FINISHED = {"success", "failed"}
 # the scheduler has processed the executor's event for the paused attempt (seen at 0.2 s after
 # the request appeared). A person never answers that fast; a program waits this long first.
 SIGNOFF_SETTLE_SECONDS = 3.0
+DB_BUSY_ATTEMPTS = 3
 
 
 class ApiError(RuntimeError):
@@ -50,13 +52,19 @@ class Airflow:
         return af.ApiClient(af.Configuration(host=self.base_url.rstrip("/"), access_token=self.token))
 
     def _call(self, what: str, fn: Callable[[af.ApiClient], Any]) -> Any:
-        try:
-            with self._api() as api:
-                return fn(api)
-        except af.ApiException as err:
-            raise ApiError(f"{what}: HTTP {err.status}: {err.body or err.reason}") from None
-        except (OSError, af.exceptions.OpenApiException) as err:
-            raise ApiError(f"{what}: cannot reach Airflow at {self.base_url}: {err}") from None
+        for attempt in range(DB_BUSY_ATTEMPTS):
+            try:
+                with self._api() as api:
+                    return fn(api)
+            except af.ApiException as err:
+                # a busy embedded database fails the whole request (nothing was written): ask again, twice
+                if err.status == 500 and "Database error" in str(err.body) and attempt < DB_BUSY_ATTEMPTS - 1:
+                    time.sleep(1 + attempt)
+                    continue
+                raise ApiError(f"{what}: HTTP {err.status}: {err.body or err.reason}") from None
+            except (OSError, af.exceptions.OpenApiException) as err:
+                raise ApiError(f"{what}: cannot reach Airflow at {self.base_url}: {err}") from None
+        raise AssertionError("unreachable")
 
     def unpause(self, dag_id: str) -> None:
         self._call(f"unpause {dag_id}", lambda api: af.DAGApi(api).patch_dag(dag_id, af.DAGPatchBody(is_paused=False)))
@@ -84,21 +92,56 @@ class Airflow:
     def pending_signoffs(self, dag_id: str, run_id: str) -> list[Any]:
         details = self._call(
             f"read sign-offs of {dag_id} {run_id}",
-            lambda api: af.TaskInstanceApi(api).get_hitl_details(dag_id, run_id, response_received=False),
+            # a live request: its task waits for the answer (a withdrawn one's task was skipped)
+            lambda api: af.TaskInstanceApi(api).get_hitl_details(
+                dag_id, run_id, response_received=False, state=["awaiting_input", "deferred"]
+            ),
         )
         return list(details.hitl_details)
 
-    def answer(self, dag_id: str, run_id: str, task_id: str, option: str, map_index: int = -1) -> Any:
-        """Answer a sign-off request, once it has been pending for ``SIGNOFF_SETTLE_SECONDS``."""
+    def answer(
+        self, dag_id: str, run_id: str, task_id: str, option: str, comment: str = "", map_index: int = -1
+    ) -> Any:
+        """Answer a sign-off request (with a comment: why), once it has been pending ``SIGNOFF_SETTLE_SECONDS``."""
         for detail in self.pending_signoffs(dag_id, run_id):
             if detail.task_instance.task_id == task_id:
                 pending = time.time() - detail.created_at.timestamp()
                 time.sleep(max(0.0, SIGNOFF_SETTLE_SECONDS - pending))
-        payload = af.UpdateHITLDetailPayload(chosen_options=[option], params_input={})
+        payload = af.UpdateHITLDetailPayload(chosen_options=[option], params_input={"comment": comment})
         return self._call(
             f"answer {task_id} of {dag_id} {run_id}",
             lambda api: af.TaskInstanceApi(api).update_hitl_detail(dag_id, run_id, task_id, map_index, payload),
         )
+
+    def task_log(self, dag_id: str, run_id: str, task_id: str, map_index: int = -1) -> str:
+        """The log of a task's latest try, one line per event."""
+        ti = self._call(
+            f"read {task_id} of {dag_id} {run_id}",
+            lambda api: (
+                af.TaskInstanceApi(api).get_mapped_task_instance(dag_id, run_id, task_id, map_index)
+                if map_index >= 0
+                else af.TaskInstanceApi(api).get_task_instance(dag_id, run_id, task_id)
+            ),
+        )
+        # the raw JSON: the generated model drops the fields that carry an error's details
+        raw = self._call(
+            f"read the log of {task_id} of {dag_id} {run_id}",
+            lambda api: (
+                af.TaskInstanceApi(api)
+                .get_log_without_preload_content(
+                    dag_id, run_id, task_id, max(ti.try_number, 1), full_content=True, map_index=map_index
+                )
+                .data
+            ),
+        )
+        lines = []
+        for item in json.loads(raw).get("content") or []:
+            if not isinstance(item, dict):
+                lines.append(str(item))
+                continue
+            rest = {k: v for k, v in item.items() if k not in ("event", "timestamp", "level", "logger")}
+            lines.append(str(item.get("event", "")) + (f" {json.dumps(rest, default=str)}" if rest else ""))
+        return "\n".join(lines)
 
     def wait(
         self,

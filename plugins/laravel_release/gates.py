@@ -31,7 +31,6 @@ from airflow.providers.standard.operators.hitl import ApprovalOperator
 from airflow.providers.standard.triggers.temporal import DateTimeTrigger
 from airflow.sdk import BaseOperator, Param, PokeReturnValue, task
 from airflow.sdk.api.client import ServerResponseError
-from airflow.sdk.bases.skipmixin import SkipMixin
 from airflow.sdk.exceptions import AirflowException, AirflowRuntimeError, AirflowSkipException
 
 from laravel_release import config, policy, remote
@@ -39,7 +38,14 @@ from laravel_release.policy import ReleaseType
 
 log = logging.getLogger(__name__)
 
-LIVE_RUN_STATES = {"queued", "running"}
+FINISHED_RUN_STATES = {"success", "failed"}
+
+
+def _name(state: Any) -> str | None:
+    """A state as Airflow spells it ("running"), whether it came as a string or as an enum."""
+    return None if state is None else str(getattr(state, "value", state))
+
+
 CLAIM_POKE_SECONDS = 10
 
 
@@ -68,7 +74,7 @@ def releases_at_the_window(ti: Any, dag_id: str) -> list[dict[str, str]]:
     states = ti.get_task_states(dag_id=dag_id, task_ids=["wait_for_window"])
     found = []
     for run_id, tasks in states.items():
-        state = str(tasks.get("wait_for_window"))
+        state = str(_name(tasks.get("wait_for_window")))
         if run_id == ti.run_id or state not in IN_FLIGHT or _run_state(ti, f"{dag_id}/{run_id}") != "running":
             continue
         plan = ti.xcom_pull(task_ids="plan_release", dag_id=dag_id, run_id=run_id) or {}
@@ -160,16 +166,17 @@ def freeze_decision(freeze: dict[str, Any] | None, rtype: ReleaseType, reason: s
 
 
 def lock_decision(code: int, holder_state: str | None) -> str:
-    """After lock.sh: "taken", "wait" (a live run holds it) or "stale" (its owner run is over or gone)."""
+    """After lock.sh: "taken", "stale" (its owner run is over or gone) or "wait" (anything else:
+    a lock is never taken from a run that may still be live)."""
     if code == 0:
         return "taken"
-    return "wait" if holder_state in LIVE_RUN_STATES else "stale"
+    return "stale" if holder_state is None or holder_state in FINISHED_RUN_STATES else "wait"
 
 
 def _run_state(ti: Any, owner: str) -> str | None:
     dag_id, _, run_id = owner.partition("/")
     try:
-        return str(ti.get_dagrun_state(dag_id=dag_id, run_id=run_id))
+        return _name(ti.get_dagrun_state(dag_id=dag_id, run_id=run_id))
     # the API answers "not found" for a run that no longer exists (in-process under dag.test: ServerResponseError)
     except (AirflowRuntimeError, ServerResponseError) as err:
         log.info("the owner run %s cannot be found (%s): treated as over", owner, err)
@@ -323,10 +330,12 @@ class SignoffGate(ApprovalOperator):
         )
         self.environment = environment
 
+    def _timeout(self, env: config.Environment) -> timedelta | None:
+        return timedelta(hours=env.signoff_timeout_hours) if env.signoff_timeout_hours else self.response_timeout
+
     def execute(self, context: Any) -> Any:
         env = config.load().environment(self.environment)
-        if env.signoff_timeout_hours:
-            self.response_timeout = timedelta(hours=env.signoff_timeout_hours)
+        self.response_timeout = self._timeout(env)
         self.assigned_users = [{"id": name, "name": name} for name in env.approvers] or None
         self.log.info(
             "sign-off requested from %s; expires in %s (then counts as rejected)",
@@ -336,7 +345,9 @@ class SignoffGate(ApprovalOperator):
         return super().execute(context)
 
     def execute_complete(self, context: Any, event: dict[str, Any]) -> Any:
-        hours = (self.response_timeout or timedelta(0)).total_seconds() / 3600
+        # resumed in a new process: the timeout in force was the environment file's
+        timeout = self._timeout(config.load().environment(self.environment))
+        hours = (timeout or timedelta(0)).total_seconds() / 3600
         approved, said = signoff_verdict(event, hours)
         if not approved:
             raise GateClosed(f"UAT sign-off: {said}. The release stops here; production was not touched.")
@@ -353,8 +364,14 @@ def external_verdict(answer: Any) -> tuple[str, str]:
     return answer["status"], f"{answer['status']} by {who}" + (f": {comment}" if comment else "")
 
 
-class _Skipper(SkipMixin):
-    pass
+def withdraw_request(task_id: str) -> None:
+    """Skip the Required Action of this run: the approval service decided. (SkipMixin.skip would
+    end this task as a success on the spot, before a rejection can fail it; this sends the same
+    request to Airflow and carries on.)"""
+    from airflow.sdk.execution_time.comms import SkipDownstreamTasks
+    from airflow.sdk.execution_time.task_runner import SUPERVISOR_COMMS
+
+    SUPERVISOR_COMMS.send(msg=SkipDownstreamTasks(tasks=[task_id]))
 
 
 def external_signoff(plan: Any, rtype: ReleaseType, environment: str = "uat") -> Any:
@@ -378,9 +395,10 @@ def external_signoff(plan: Any, rtype: ReleaseType, environment: str = "uat") ->
         env = config.load().environment(environment)
         if not env.signoff_url:
             raise AirflowSkipException("no approval service configured (signoff.url): Required Actions only")
+        context["task"].poke_interval = env.signoff_poll_seconds  # how often to ask, from the environment file
         ti = context["ti"]
         states = ti.get_task_states(dag_id=ti.dag_id, run_ids=[ti.run_id], task_ids=[gate_id])
-        answered = states.get(ti.run_id, {}).get(gate_id)
+        answered = _name(states.get(ti.run_id, {}).get(gate_id))
         if answered in ("success", "failed", "upstream_failed"):
             raise AirflowSkipException(f"answered in Airflow ({gate_id} is {answered})")
         try:
@@ -397,8 +415,7 @@ def external_signoff(plan: Any, rtype: ReleaseType, environment: str = "uat") ->
         if status == "pending":
             log.info("approval service: no decision yet on %s (%s)", plan["version"], said)
             return PokeReturnValue(is_done=False)
-        gate = context["dag"].get_task(gate_id)
-        _Skipper().skip(ti=ti, tasks=[gate])  # withdraw the Required Action: the decision is made
+        withdraw_request(gate_id)
         if status == "rejected":
             raise GateClosed(f"UAT sign-off: {said} (approval service). The release stops; production untouched.")
         log.info("UAT sign-off: %s (approval service)", said)

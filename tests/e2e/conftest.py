@@ -1,30 +1,67 @@
-"""A real Airflow (standalone: api-server, scheduler, dag-processor, triggerer) on a private home and port."""
+"""A real Airflow (standalone: api-server, scheduler, dag-processor, triggerer) on a private home and port.
+
+It reads its own copy of the sandbox's environment file, which a test may change
+while runs are in flight (the file is read when a task runs): sign-off approvers
+are admin and alice (mallory may log in but is no approver), maintenance and
+major releases have a window that is always open, and the feature window is the
+policy's unless a test moves it.
+"""
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import tempfile
+import threading
+from collections.abc import Callable
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlparse
 
 import pytest
+import yaml
 
+from laravel_release import config
 from laravel_release.client import Airflow
 
 ROOT = Path(__file__).resolve().parents[2]
 PORT = 18080
+APPROVALS_PORT = 18095
+USERS = {"admin": "admin", "alice": "alice-e2e", "mallory": "mallory-e2e"}
+ALWAYS_OPEN = {"weekdays": [1, 2, 3, 4, 5, 6, 7], "start": "00:00", "hours": 24}
+
+
+def base_config() -> dict[str, Any]:
+    data = yaml.safe_load(config.DEFAULT_CONFIG.read_text())
+    data["environments"]["uat"]["signoff"] = {"approvers": ["admin", "alice"], "poll_seconds": 5}
+    data["environments"]["production"]["claim_timeout_minutes"] = 30
+    data["windows"] = {"maintenance": ALWAYS_OPEN, "major": ALWAYS_OPEN}
+    return data
 
 
 @pytest.fixture(scope="session")
-def airflow_server(sandbox):
-    home = tempfile.mkdtemp(prefix="airflow-e2e-")
+def e2e_sandbox(sandbox):
+    """Nothing deployed, empty databases: the e2e runs start from a known state."""
+    subprocess.run([str(ROOT / "include" / "sandbox" / "target.sh"), "reset"], check=True, capture_output=True)
+    return sandbox
+
+
+@pytest.fixture(scope="session")
+def airflow_server(e2e_sandbox):
+    home = Path(tempfile.mkdtemp(prefix="airflow-e2e-"))
+    (home / "passwords.json").write_text(json.dumps(USERS))
+    (home / "environments.yaml").write_text(yaml.safe_dump(base_config()))
     env = {
         **{k: v for k, v in os.environ.items() if not k.startswith("AIRFLOW__")},
-        "AIRFLOW_HOME": home,
+        "AIRFLOW_HOME": str(home),
         "AIRFLOW__API__PORT": str(PORT),
         "AIRFLOW_URL": f"http://127.0.0.1:{PORT}",
+        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": ",".join(f"{u}:admin" for u in USERS),
         "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": "18793",
         "AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT": "18794",
+        "LARAVEL_RELEASE_CONFIG": str(home / "environments.yaml"),
     }
     script = str(ROOT / "dev" / "airflow.sh")
     started = subprocess.run([script, "start"], env=env, capture_output=True, text=True)
@@ -36,3 +73,58 @@ def airflow_server(sandbox):
 @pytest.fixture
 def api(airflow_server) -> Airflow:
     return airflow_server[0]
+
+
+@pytest.fixture
+def login(airflow_server) -> Callable[[str], Airflow]:
+    return lambda user: Airflow.login(f"http://127.0.0.1:{PORT}", user, USERS[user])
+
+
+@pytest.fixture
+def configure(airflow_server) -> Callable[[Callable[[dict], None]], None]:
+    """Change the environment file Airflow's tasks read; put it back after the test."""
+    path = airflow_server[1] / "environments.yaml"
+
+    def change(edit: Callable[[dict], None]) -> None:
+        data = base_config()
+        edit(data)
+        path.write_text(yaml.safe_dump(data))
+
+    yield change
+    path.write_text(yaml.safe_dump(base_config()))
+
+
+class ApprovalService:
+    """A stand-in for a ticket or approval service: answers GET /approvals?version=.. with a decision."""
+
+    def __init__(self) -> None:
+        self.decisions: dict[str, dict[str, str]] = {}
+        self.asked: list[dict[str, str]] = []
+        service = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:  # noqa: N802 (the http.server API)
+                query = {k: v[0] for k, v in parse_qs(urlparse(self.path).query).items()}
+                service.asked.append(query)
+                body = json.dumps(service.decisions.get(query.get("version", ""), {"status": "pending"})).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", APPROVALS_PORT), Handler)
+        self.url = f"http://127.0.0.1:{APPROVALS_PORT}/approvals"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+
+@pytest.fixture
+def approval_service(configure):
+    service = ApprovalService()
+    configure(lambda data: data["environments"]["uat"]["signoff"].update(url=service.url))
+    yield service
+    service.server.shutdown()
+    service.server.server_close()

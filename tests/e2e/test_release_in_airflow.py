@@ -1,6 +1,12 @@
-"""Releases in a running Airflow, triggered and signed off over the REST API as a person's browser would."""
+"""Releases in a running Airflow, triggered and signed off over the REST API as a person's browser would.
+
+The tests run in order on one sandbox, reset at the start: each begins from what the previous one left live.
+"""
 
 from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -10,6 +16,7 @@ from tests.integration.conftest import served_version
 pytestmark = pytest.mark.e2e
 
 ALL_HOSTS = ("staging-1", "uat-1", "production-1", "production-2")
+PRODUCTION = ("production-1", "production-2")
 
 
 def wait_for_signoff(api, dag_id, run_id):
@@ -20,33 +27,159 @@ def wait_for_signoff(api, dag_id, run_id):
     return api.pending_signoffs(dag_id, run_id)[0]
 
 
-def test_a_feature_release_waits_for_signoff_then_reaches_production(api):
+def wait_for_task(api, dag_id, run_id, task_id, states, timeout=300):
+    api.wait(dag_id, run_id, timeout=timeout, until=lambda: api.task_states(dag_id, run_id).get(task_id) in states)
+    return api.task_states(dag_id, run_id)[task_id]
+
+
+def live_releases(sandbox) -> dict[str, str | None]:
+    current = {h: sandbox / "hosts" / h / "app" / "current" for h in PRODUCTION}
+    return {h: link.readlink().name if link.is_symlink() else None for h, link in current.items()}
+
+
+def lock_journal(sandbox, host) -> list[dict]:
+    text = (sandbox / "hosts" / host / "app" / ".deploy" / "lock.log").read_text()
+    return [json.loads(line) for line in text.splitlines()]
+
+
+def test_two_releases_at_the_same_moment_take_production_one_after_the_other(api, e2e_sandbox):
+    api.unpause("release_hotfix")
+    conf = {"version": "v1.0.0", "reason": "first release of ZenaManage, twice at once"}
+    runs = [api.trigger("release_hotfix", conf), api.trigger("release_hotfix", conf)]
+    assert [api.wait("release_hotfix", r, timeout=900) for r in runs] == ["success", "success"]
+    for host in ("staging-1", "production-1"):
+        journal = [e for e in lock_journal(e2e_sandbox, host) if e["owner"].split("/", 1)[1] in runs]
+        # never two owners at once: each take is followed by its owner's release
+        assert [e["event"] for e in journal] == ["take", "release", "take", "release"], journal
+        assert journal[0]["owner"] == journal[1]["owner"] and journal[2]["owner"] == journal[3]["owner"]
+    waited = [
+        r
+        for r in runs
+        if "is locked by release_hotfix/"
+        in api.task_log("release_hotfix", r, "staging.claim_environment")
+        + api.task_log("release_hotfix", r, "production.claim_environment")
+    ]
+    assert waited, "one run should have waited for the other's lock"
+    live = live_releases(e2e_sandbox)
+    assert live["production-1"] == live["production-2"]  # never half-switched
+    assert {h: served_version(h) for h in PRODUCTION} == dict.fromkeys(PRODUCTION, "v1.0.0")
+
+
+def test_a_feature_release_waits_for_an_approver_then_for_its_window(api, login, configure, e2e_sandbox):
     before = served_version("production-1")
     api.unpause("release_feature")
-    run_id = api.trigger("release_feature", {"version": "v1.2.0"})
+    run_id = api.trigger("release_feature", {"version": "v1.1.0"})
     signoff = wait_for_signoff(api, "release_feature", run_id)
-    assert signoff.subject == "Release v1.2.0 to production?"
-    assert "Version **v1.2.0** is live on UAT" in signoff.body and "uat-1:" in signoff.body
-    assert "Welcome visitors on the home page" in signoff.body  # release notes
-    assert (served_version("uat-1"), served_version("production-1")) == ("v1.2.0", before)
+    assert signoff.subject == "Release v1.1.0 to production?"
+    assert "Version **v1.1.0** is live on UAT" in signoff.body and "uat-1:" in signoff.body
+    assert "Add a status to projects" in signoff.body  # the release notes
+    assert {u.id for u in signoff.assigned_users} == {"admin", "alice"}
 
-    api.answer("release_feature", run_id, "approve_production", "Approve")
+    # the feature window opens at the next minute boundary, one to two minutes from now
+    opens = (datetime.now(UTC) + timedelta(minutes=2)).replace(second=0, microsecond=0)
+    window = {"weekdays": [opens.isoweekday()], "start": f"{opens:%H:%M}", "hours": 1}
+    configure(lambda data: data["windows"].update(feature=window))
+
+    with pytest.raises(ApiError, match=r"HTTP 403.*mallory.*not a respondent"):
+        login("mallory").answer("release_feature", run_id, "approve_production", "Approve")
+    login("alice").answer("release_feature", run_id, "approve_production", "Approve", comment="UAT checked")
+
+    assert wait_for_task(api, "release_feature", run_id, "wait_for_window", ("deferred", "success")) == "deferred"
+    waiting = api.task_log("release_feature", run_id, "wait_for_window")
+    assert "outside the feature release window" in waiting and opens.isoformat() in waiting
+    assert served_version("production-1") == before and served_version("uat-1") == "v1.1.0"
+
     assert api.wait("release_feature", run_id, timeout=600) == "success"
-    assert {h: served_version(h) for h in ALL_HOSTS} == dict.fromkeys(ALL_HOSTS, "v1.2.0")
+    assert datetime.now(UTC) >= opens
+    assert {h: served_version(h) for h in ALL_HOSTS} == dict.fromkeys(ALL_HOSTS, "v1.1.0")
+    assert "UAT sign-off: approved by alice: UAT checked" in api.task_log(
+        "release_feature", run_id, "approve_production"
+    )
+    assert "inside the release window" in api.task_log("release_feature", run_id, "wait_for_window")
 
 
-def test_a_rejected_release_stops_with_production_untouched(api):
-    before = {h: served_version(h) for h in ("production-1", "production-2")}
+def test_a_rejected_release_stops_and_says_who_and_why(api, login, e2e_sandbox):
+    before = live_releases(e2e_sandbox)
     api.unpause("release_maintenance")
-    run_id = api.trigger("release_maintenance", {"version": "v1.1.0"})
+    run_id = api.trigger("release_maintenance", {"version": "v1.2.0"})
     wait_for_signoff(api, "release_maintenance", run_id)
-    api.answer("release_maintenance", run_id, "approve_production", "Reject")
+    login("alice").answer("release_maintenance", run_id, "approve_production", "Reject", comment="totals are wrong")
     assert api.wait("release_maintenance", run_id, timeout=300) == "failed"
     states = api.task_states("release_maintenance", run_id)
     assert states["approve_production"] == "failed"
+    log = api.task_log("release_maintenance", run_id, "approve_production")
+    assert (
+        "UAT sign-off: rejected by alice: totals are wrong. The release stops here; production was not touched." in log
+    )
     ran = {t.split("[")[0].split(".")[1] for t, s in states.items() if t.startswith("production.") and s == "success"}
     assert ran <= {"plan_hosts", "upload_release"}  # the build arrived; nothing went live
-    assert {h: served_version(h) for h in before} == before
+    assert live_releases(e2e_sandbox) == before
+
+
+def test_an_unanswered_signoff_expires_and_counts_as_rejected(api, configure, e2e_sandbox):
+    before = live_releases(e2e_sandbox)
+    configure(lambda data: data["environments"]["uat"]["signoff"].update(timeout_hours=0.005))  # 18 s
+    run_id = api.trigger("release_maintenance", {"version": "v1.2.0"})
+    wait_for_signoff(api, "release_maintenance", run_id)
+    assert api.wait("release_maintenance", run_id, timeout=300) == "failed"
+    log = api.task_log("release_maintenance", run_id, "approve_production")
+    assert "no answer within 0.005 h: the sign-off request expired and counts as rejected" in log
+    assert live_releases(e2e_sandbox) == before
+
+
+def test_an_approval_service_may_sign_off_instead(api, approval_service, e2e_sandbox):
+    run_id = api.trigger("release_maintenance", {"version": "v1.2.0"})
+    wait_for_signoff(api, "release_maintenance", run_id)
+    assert wait_for_task(api, "release_maintenance", run_id, "external_signoff", ("up_for_reschedule",)) == (
+        "up_for_reschedule"  # asked, no decision yet, holding no worker slot
+    )
+    assert approval_service.asked[-1] == {"release_type": "maintenance", "version": "v1.2.0", "run_id": run_id}
+    approval_service.decisions["v1.2.0"] = {"status": "approved", "by": "carol (CAB)", "comment": "CAB-118"}
+    assert api.wait("release_maintenance", run_id, timeout=600) == "success"
+    states = api.task_states("release_maintenance", run_id)
+    assert states["approve_production"] == "skipped" and states["external_signoff"] == "success"
+    assert "approved by carol (CAB): CAB-118" in api.task_log("release_maintenance", run_id, "external_signoff")
+    assert not api.pending_signoffs("release_maintenance", run_id)
+    assert {h: served_version(h) for h in PRODUCTION} == dict.fromkeys(PRODUCTION, "v1.2.0")
+
+
+def test_a_rejection_from_the_approval_service_stops_the_release(api, approval_service, e2e_sandbox):
+    before = live_releases(e2e_sandbox)
+    approval_service.decisions["v1.2.0"] = {"status": "rejected", "by": "dave", "comment": "freeze week"}
+    api.unpause("release_major")
+    run_id = api.trigger("release_major", {"version": "v1.2.0"})
+    assert api.wait("release_major", run_id, timeout=600) == "failed"
+    states = api.task_states("release_major", run_id)
+    assert states["external_signoff"] == "failed" and states["approve_production"] == "skipped"
+    assert "rejected by dave: freeze week (approval service)" in api.task_log(
+        "release_major", run_id, "external_signoff"
+    )
+    assert live_releases(e2e_sandbox) == before
+
+
+def test_a_frozen_production_holds_a_release_until_the_freeze_is_cleared(api, e2e_sandbox):
+    api.unpause("deployment_freeze")
+    freeze = api.trigger(
+        "deployment_freeze", {"environment": "production", "action": "freeze", "reason": "INC-42 checkout errors"}
+    )
+    assert api.wait("deployment_freeze", freeze, timeout=120) == "success"
+    before = live_releases(e2e_sandbox)
+    run_id = api.trigger("release_maintenance", {"version": "v1.2.0"})
+    wait_for_signoff(api, "release_maintenance", run_id)
+    api.answer("release_maintenance", run_id, "approve_production", "Approve")
+    claim = "production.claim_environment"
+    assert (
+        wait_for_task(api, "release_maintenance", run_id, claim, ("up_for_reschedule", "success"))
+        == "up_for_reschedule"
+    )
+    log = api.task_log("release_maintenance", run_id, claim)
+    assert "production is FROZEN" in log and "INC-42 checkout errors" in log
+    assert live_releases(e2e_sandbox) == before
+
+    clear = api.trigger("deployment_freeze", {"environment": "production", "action": "clear"})
+    assert api.wait("deployment_freeze", clear, timeout=120) == "success"
+    assert api.wait("release_maintenance", run_id, timeout=600) == "success"
+    assert live_releases(e2e_sandbox) != before
 
 
 def test_the_rest_api_refuses_a_malformed_version_before_any_task_runs(api):
@@ -58,3 +191,8 @@ def test_the_rest_api_refuses_a_malformed_version_before_any_task_runs(api):
 def test_the_rest_api_refuses_a_hotfix_without_a_reason(api):
     with pytest.raises(ApiError, match=r"HTTP 400.*reason"):
         api.trigger("release_hotfix", {"version": "v1.2.0"})
+
+
+def test_the_rest_api_refuses_a_window_override_without_a_reason(api):
+    with pytest.raises(ApiError, match=r"HTTP 400.*window_override"):
+        api.trigger("release_feature", {"version": "v1.2.0", "window_override": "now"})

@@ -56,6 +56,8 @@ def test_only_a_hotfix_with_a_reason_passes_a_freeze(freeze, rtype, reason, deci
         (6, "failed", "stale"),  # its worker was killed and the run ended
         (6, "success", "stale"),
         (6, None, "stale"),  # the owner run no longer exists
+        (6, "DagRunState.RUNNING", "wait"),  # anything unexpected: never taken from a run that may be live
+        (6, "up_for_retry", "wait"),
     ],
 )
 def test_a_lock_is_only_cleared_when_its_owner_run_is_over(code, owner_state, decision):
@@ -105,3 +107,11 @@ def test_the_approval_service_answer_says_who():
     assert gates.external_verdict({"status": "rejected", "by": "dave", "comment": "not this week"})[1] == (
         "rejected by dave: not this week"
     )
+
+
+def test_states_are_compared_by_their_names_whatever_type_they_come_as():
+    from airflow.sdk.api.datamodels._generated import DagRunState, TaskInstanceState
+
+    assert gates._name(DagRunState.RUNNING) == "running"
+    assert gates._name(TaskInstanceState.DEFERRED) == "deferred"
+    assert gates._name("success") == "success" and gates._name(None) is None
