@@ -317,8 +317,8 @@ class SignoffGate(ApprovalOperator):
     def __init__(self, *, rtype: ReleaseType, environment: str = "uat", params: Any = None, **kwargs: Any) -> None:
         del params  # the DAG's params (passed in by default): not part of the sign-off form
         comment = Param(
-            "",
-            type="string",
+            None,
+            type=["null", "string"],
             title="Comment",
             description="What you checked, or why you reject (shown in the run's log).",
         )
