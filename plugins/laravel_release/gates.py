@@ -39,14 +39,12 @@ from laravel_release.policy import ReleaseType
 log = logging.getLogger(__name__)
 
 FINISHED_RUN_STATES = {"success", "failed"}
+CLAIM_POKE_SECONDS = 10
 
 
 def _name(state: Any) -> str | None:
     """A state as Airflow spells it ("running"), whether it came as a string or as an enum."""
     return None if state is None else str(getattr(state, "value", state))
-
-
-CLAIM_POKE_SECONDS = 10
 
 
 class GateClosed(AirflowException):
