@@ -66,7 +66,7 @@ _ENV_SETTINGS = {
             "approvers": {"type": "array", "items": {"type": "string", "minLength": 1}},
             "url": {"type": "string", "pattern": r"^https?://[^\s]+$"},
             "timeout_hours": {"type": "number", "exclusiveMinimum": 0},
-            "poll_seconds": {"type": "integer", "minimum": 5},
+            "poll_seconds": {"type": "integer", "minimum": 15},
         },
     },
     # how long a release waits for a frozen or locked environment before it gives up

@@ -39,7 +39,11 @@ from laravel_release.policy import ReleaseType
 log = logging.getLogger(__name__)
 
 FINISHED_RUN_STATES = {"success", "failed"}
-CLAIM_POKE_SECONDS = 10
+# Reschedule-mode sensors poke no more often than this: with a shorter interval, Airflow 3.3's
+# scheduler can queue the next poke before it has processed the executor's event for the last one,
+# and then marks the sensor FAILED ("finished with state success, but ... state attribute is queued").
+MIN_POKE_SECONDS = 15
+CLAIM_POKE_SECONDS = MIN_POKE_SECONDS
 
 
 def _name(state: Any) -> str | None:
@@ -393,12 +397,13 @@ def external_signoff(plan: Any, rtype: ReleaseType, environment: str = "uat") ->
         env = config.load().environment(environment)
         if not env.signoff_url:
             raise AirflowSkipException("no approval service configured (signoff.url): Required Actions only")
-        context["task"].poke_interval = env.signoff_poll_seconds  # how often to ask, from the environment file
+        # how often to ask, from the environment file
+        context["task"].poke_interval = max(env.signoff_poll_seconds, MIN_POKE_SECONDS)
         ti = context["ti"]
         states = ti.get_task_states(dag_id=ti.dag_id, run_ids=[ti.run_id], task_ids=[gate_id])
-        answered = _name(states.get(ti.run_id, {}).get(gate_id))
-        if answered in ("success", "failed", "upstream_failed"):
-            raise AirflowSkipException(f"answered in Airflow ({gate_id} is {answered})")
+        request = _name(states.get(ti.run_id, {}).get(gate_id))
+        if request in ("success", "failed", "upstream_failed", "skipped", "removed"):
+            raise AirflowSkipException(f"answered in Airflow ({gate_id} is {request})")
         try:
             response = requests.get(
                 env.signoff_url,
@@ -412,6 +417,10 @@ def external_signoff(plan: Any, rtype: ReleaseType, environment: str = "uat") ->
             return PokeReturnValue(is_done=False)
         if status == "pending":
             log.info("approval service: no decision yet on %s (%s)", plan["version"], said)
+            return PokeReturnValue(is_done=False)
+        if request not in ("awaiting_input", "deferred"):
+            # Airflow skips only a request that is open (a task still writing it would ignore the skip)
+            log.info("approval service: %s; withdrawing the Required Action once it is open (%s)", said, request)
             return PokeReturnValue(is_done=False)
         withdraw_request(gate_id)
         if status == "rejected":

@@ -35,7 +35,7 @@ ALWAYS_OPEN = {"weekdays": [1, 2, 3, 4, 5, 6, 7], "start": "00:00", "hours": 24}
 
 def base_config() -> dict[str, Any]:
     data = yaml.safe_load(config.DEFAULT_CONFIG.read_text())
-    data["environments"]["uat"]["signoff"] = {"approvers": ["admin", "alice"], "poll_seconds": 5}
+    data["environments"]["uat"]["signoff"] = {"approvers": ["admin", "alice"], "poll_seconds": 15}
     data["environments"]["production"]["claim_timeout_minutes"] = 30
     data["windows"] = {"maintenance": ALWAYS_OPEN, "major": ALWAYS_OPEN}
     return data
