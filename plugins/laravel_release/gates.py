@@ -257,8 +257,7 @@ def claim_environment(plan: Any, environment: str, rtype: ReleaseType) -> Any:
 def never_backwards(plan: dict[str, Any], target: dict[str, Any]) -> None:
     """Production never goes back to an older version through a release (that is what rollback is for):
     when two releases waited for one window, the older one ends here, skipped, with the lock given back."""
-    text = remote.read_file(target["ssh_conn_id"], target["host"], f"{target['deploy_path']}/current/.release.json")
-    live = json.loads(text).get("version", "") if text else ""
+    live = remote.live_version(target["ssh_conn_id"], target["host"], target["deploy_path"])
     if live and policy.version_key(live) > policy.version_key(plan["version"]):
         _script(target, "lock", owner=plan["owner"], release=True)
         raise AirflowSkipException(

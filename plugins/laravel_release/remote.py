@@ -244,6 +244,12 @@ def _sftp_makedirs(sftp: Any, path: str) -> None:
             sftp.mkdir(d)
 
 
+def live_version(ssh_conn_id: str, host: str, deploy_path: str) -> str:
+    """The version a host serves (``current/.release.json``), or '' before its first release."""
+    text = read_file(ssh_conn_id, host, f"{deploy_path}/current/.release.json")
+    return str(json.loads(text).get("version", "")) if text else ""
+
+
 def read_file(ssh_conn_id: str, host: str, path: str) -> str | None:
     """The text of a file on a host, or None when it does not exist."""
     _, client = connect(ssh_conn_id, host)

@@ -19,10 +19,15 @@ def build_release(plan: Any) -> tuple[Any, Any]:
     return build, notes
 
 
+def build_result(results: list[dict[str, Any]]) -> dict[str, Any]:
+    """build.sh's closing JSON line among the results of ``build_release``."""
+    return next(r for r in results if r.get("verb") == "build")
+
+
 @task
 def write_release_notes(results: list[dict[str, Any]]) -> str:
     """Release notes from the commits since the version live in production."""
-    build = next(r for r in results if r.get("verb") == "build")
+    build = build_result(results)
     since = build.get("since") or "the first commit"
     text = f"## {build['version']} (since {since})\n\n{build['notes']}\n\nTests: {build['tests']}\n"
     log.info("release notes:\n%s", text)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 import shlex
@@ -47,8 +46,7 @@ def remote_tags(cfg: config.Config) -> list[str]:
 def live_version(env: config.Environment) -> str:
     """The version live on the environment's first host ('' before the first release)."""
     host = env.primary
-    text = remote.read_file(host.ssh_conn_id, host.name, f"{host.deploy_path}/current/.release.json")
-    return json.loads(text).get("version", "") if text else ""
+    return remote.live_version(host.ssh_conn_id, host.name, host.deploy_path)
 
 
 def check_version(version: Any, tags: list[str], repository: str) -> str:

@@ -23,16 +23,13 @@ from airflow.sdk.exceptions import AirflowException
 
 from laravel_release import remote
 from laravel_release.remote import RemoteScript
+from laravel_release.steps.build import build_result
 
 log = logging.getLogger(__name__)
 
 
 class QualityGateFailed(AirflowException):
     """A pre-release quality gate failed: the message names the gate and the figure."""
-
-
-def _build(results: list[dict[str, Any]]) -> dict[str, Any]:
-    return next(r for r in results if r.get("verb") == "build")
 
 
 def tests_verdict(summary: str) -> tuple[bool, str]:
@@ -68,7 +65,7 @@ def changelog_entry(version: str, notes: str, day: datetime) -> str:
 
 @task
 def check_tests(results: list[dict[str, Any]]) -> str:
-    ok, said = tests_verdict(_build(results).get("tests", ""))
+    ok, said = tests_verdict(build_result(results).get("tests", ""))
     if not ok:
         raise QualityGateFailed(f"quality gate 'all tests pass' failed: {said}")
     log.info("all tests pass: %s", said)
@@ -78,7 +75,7 @@ def check_tests(results: list[dict[str, Any]]) -> str:
 @task
 def check_coverage(plan: dict[str, Any], results: list[dict[str, Any]]) -> float:
     build, threshold = plan["build"], plan["min_coverage_percent"]
-    report = _build(results).get("report")
+    report = build_result(results).get("report")
     if not report:
         raise QualityGateFailed(
             f"quality gate 'coverage >= {threshold:g}%' failed: no coverage report. Set build.coverage_report "
