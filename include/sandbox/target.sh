@@ -96,6 +96,10 @@ db_password() {  # environment -> stable password kept in the sandbox
   cat "$f"
 }
 
+probe_token() {  # the token of the app's probe user (verification signs in with it)
+  db_password probe
+}
+
 start_mariadb() {
   local d="$ROOT/mariadb"
   mkdir -p "$d/run" "$d/log"
@@ -222,6 +226,9 @@ CACHE_DRIVER=file
 QUEUE_CONNECTION=sync
 EOF
     fi
+    if ! grep -q '^ZENA_PROBE_TOKEN_SHA256=' "$h/app/shared/.env"; then
+      echo "ZENA_PROBE_TOKEN_SHA256=$(printf '%s' "$(probe_token)" | sha256sum | cut -d' ' -f1)" >>"$h/app/shared/.env"
+    fi
   fi
   chown -R "$USER_NAME:" "$h/run" "$h/log" "$h/builds" 2>/dev/null || true
   [ -d "$h/app" ] && chown -R "$USER_NAME:" "$h/app"
@@ -293,6 +300,8 @@ write_airflow_env() {
       printf "export %s='%s'\n" "$var" \
         "{\"conn_type\": \"ssh\", \"host\": \"127.0.0.1\", \"port\": $ssh_port, \"login\": \"$USER_NAME\", \"extra\": {\"key_file\": \"$ROOT/keys/deploy_ed25519\", \"host_key\": \"$(host_key "$name")\", \"conn_timeout\": 10}}"
     done <<<"$HOSTS"
+    # the app's probe user, for the authentication check after a release
+    printf "export AIRFLOW_CONN_ZENA_PROBE='%s'\n" "{\"conn_type\": \"http\", \"login\": \"probe\", \"password\": \"$(probe_token)\"}"
   } >"$f.tmp"
   mv "$f.tmp" "$f"
   echo "$f"

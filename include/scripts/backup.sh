@@ -9,6 +9,9 @@
 # --single-transaction (InnoDB: a consistent snapshot without locking writers),
 # routines, triggers and events, then verifies it: gzip integrity, the dump's
 # completion line, and the sha256 written beside it. Keeps the newest N (default 5).
+# DIR/NAME.json records when the dump was taken and every table's row count
+# just before it: a restore compares them with the live database, so it says how
+# many rows it would lose.
 . "$(dirname "$0")/lib.sh"
 
 path='' name='' dir='' keep=5
@@ -35,8 +38,16 @@ db=$(dotenv "$env_file" DB_DATABASE)
 mkdir -p "$dir"
 defaults=$(db_defaults_file "$env_file")
 trap 'rm -f "$defaults" "$dir/$name.sql.gz.partial"' EXIT
+db_query "$env_file" 'SELECT 1' >/dev/null 2>&1 \
+  || die 4 "database $db does not answer on $(hostname) with the credentials in $env_file: no backup, so no migration"
+
 
 file="$dir/$name.sql.gz"
+taken=$(date -u '+%F %T')
+counts=''
+for t in $(db_query "$env_file" "SHOW FULL TABLES WHERE Table_type = 'BASE TABLE'" | cut -f1); do
+  counts+="$(json_str "$t"): $(db_query "$env_file" "SELECT COUNT(*) FROM \`$t\`"), "
+done
 log "dumping $db to $file"
 if ! mariadb-dump --defaults-extra-file="$defaults" --single-transaction --quick --routines \
     --triggers --events --hex-blob --add-drop-table --databases "$db" 2>"$dir/$name.err" \
@@ -53,11 +64,13 @@ mv "$file.partial" "$file"
 sha=$(sha256sum "$file" | cut -d' ' -f1)
 echo "$sha  $name.sql.gz" >"$file.sha256"
 (cd "$dir" && sha256sum --quiet -c "$name.sql.gz.sha256") || die 5 "backup $file does not match its checksum"
+printf '{"taken": "%s", "database": %s, "sha256": "%s", "tables": {%s}}\n' \
+  "$taken" "$(json_str "$db")" "$sha" "${counts%, }" >"$dir/$name.json"
 
 # Retention: the newest $keep backups stay.
 ls -1t "$dir"/*.sql.gz 2>/dev/null | tail -n +"$((keep + 1))" | while read -r old; do
-  rm -f "$old" "$old.sha256"; log "removed old backup $old"
+  rm -f "$old" "$old.sha256" "${old%.sql.gz}.json"; log "removed old backup $old"
 done
 bytes=$(stat -c %s "$file")
 log "backup verified: $file ($bytes bytes, $tables tables, sha256 $sha)"
-result file "$file" sha256 "$sha" bytes "$bytes" tables "$tables" database "$db"
+result file "$file" sha256 "$sha" bytes "$bytes" tables "$tables" database "$db" taken "$taken" rows "{${counts%, }}"

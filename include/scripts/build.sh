@@ -14,7 +14,7 @@
 #   --report   a file the tests write (e.g. a clover coverage report), relative to
 #              the release; kept as DIR/artifacts/ID.report
 #
-# Leaves DIR/artifacts/ID.tar.gz, ID.tar.gz.sha256 and ID.notes.md.
+# Leaves DIR/artifacts/ID.tar.gz, ID.tar.gz.sha256, ID.notes.md and ID.migrations (the new migrations).
 # Last line: {"ok": true, "artifact": ..., "sha256": ..., "commit": ..., "notes": ...}
 . "$(dirname "$0")/lib.sh"
 
@@ -93,6 +93,19 @@ notes=$(git -C "$mirror" log --no-merges --format='- %s (%h, %an)' -n 100 "$rang
 [ -n "$notes" ] || notes="- no changes since $since"
 printf '# %s\n\n%s\n' "$tag" "$notes" >"$workdir/artifacts/$release.notes.md"
 
+# The migrations this release adds (or changes) since the live version, in one file for the
+# migration-safety gate: "=== <path>" and then the file.
+if [ "$range" = "$commit" ]; then
+  new_migrations=$(cd "$dir" && find database/migrations -name '*.php' 2>/dev/null | sort)
+else
+  new_migrations=$(git -C "$mirror" diff --name-only --diff-filter=AM "$since" "$commit" -- database/migrations | sort)
+fi
+: >"$workdir/artifacts/$release.migrations"
+for m in $new_migrations; do
+  printf '=== %s\n' "$m" >>"$workdir/artifacts/$release.migrations"
+  cat "$dir/$m" >>"$workdir/artifacts/$release.migrations"
+done
+
 cat >"$dir/.release.json" <<JSON
 {"release": $(json_str "$release"), "version": $(json_str "$tag"), "commit": "$commit", "built_at": "$(date -u +%FT%TZ)"}
 JSON
@@ -106,4 +119,4 @@ bytes=$(stat -c %s "$artifact")
 log "packed $artifact ($bytes bytes, sha256 $sha)"
 result release "$release" version "$tag" commit "$commit" artifact "$artifact" sha256 "$sha" \
   bytes "$bytes" tests "$tests_summary" report "${report:+$workdir/artifacts/$release.report}" \
-  since "${since:-}" notes "$notes"
+  since "${since:-}" notes "$notes" migrations "$workdir/artifacts/$release.migrations"

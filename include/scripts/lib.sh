@@ -110,3 +110,33 @@ db_defaults_file() {
     "$(dotenv "$1" DB_HOST)" "$(dotenv "$1" DB_PORT)" "$(dotenv "$1" DB_USERNAME)" "$(dotenv "$1" DB_PASSWORD)" >"$f"
   printf '%s' "$f"
 }
+
+# bad_releases PATH: the releases rolled back from on this host (never chosen as a rollback target), one per line.
+bad_releases() {
+  [ -f "$1/.deploy/bad-releases" ] && cat "$1/.deploy/bad-releases" || true
+}
+
+# previous_good PATH: the release a rollback goes back to: the newest release that was live
+# before the current one (per releases.log), is still kept, complete, and not marked bad.
+previous_good() {
+  local path=$1 current r
+  current=$(basename "$(readlink "$path/current" 2>/dev/null || true)")
+  [ -f "$path/.deploy/releases.log" ] || return 0
+  # every release named in the log, newest first, once each
+  tac "$path/.deploy/releases.log" | sed -E 's/.*"release": "([^"]*)".*"previous": "([^"]*)".*/\1\n\2/' \
+    | awk 'NF && !seen[$0]++' | while IFS= read -r r; do
+      [ "$r" = "$current" ] && continue
+      grep -qxF "$r" <(bad_releases "$path") && continue
+      [ -f "$path/releases/$r/.release.json" ] || continue
+      echo "$r"; break
+    done
+}
+
+# db_query ENV_FILE SQL: run one query as the app's database user; tab-separated rows, no header.
+db_query() {
+  local defaults rc=0
+  defaults=$(db_defaults_file "$1")
+  mariadb --defaults-extra-file="$defaults" --connect-timeout=5 -N -B "$(dotenv "$1" DB_DATABASE)" -e "$2" || rc=$?
+  rm -f "$defaults"
+  return "$rc"
+}

@@ -1,7 +1,11 @@
 #!/usr/bin/env bash
 # migrate.sh: run the database migrations of a release, once per environment.
 #
-# usage: migrate.sh --deploy-path P --release ID
+# usage: migrate.sh --deploy-path P --release ID [--rollback]
+#
+#   --rollback  undo the migrations release ID ran (the newest batch, which must be
+#               exactly those): `php artisan migrate:rollback` from P/releases/ID,
+#               the folder that holds their down() methods. Nothing to undo: exit 0.
 #
 # Runs `php artisan migrate --force` from P/releases/ID (the new code, not yet
 # live) and records which migrations ran in P/.deploy/migrations.log, so a
@@ -9,11 +13,12 @@
 # exits 4 and says which migration failed.
 . "$(dirname "$0")/lib.sh"
 
-path='' release=''
+path='' release='' rollback=false
 while [ $# -gt 0 ]; do
   case $1 in
     --deploy-path) need_value "$@"; path=$2; shift 2 ;;
     --release) need_value "$@"; release=$2; shift 2 ;;
+    --rollback) rollback=true; shift ;;
     -h|--help) usage_from_header; exit 0 ;;
     *) die 2 "unknown option $1 (see migrate.sh -h)" ;;
   esac
@@ -25,6 +30,29 @@ target="$path/releases/$release"
 
 out=$(mktemp)
 trap 'rm -f "$out"' EXIT
+
+if [ "$rollback" = true ]; then
+  ran=$(grep -F "\"release\": $(json_str "$release")," "$path/.deploy/migrations.log" 2>/dev/null | grep '"migrated"' | tail -n 1 \
+    | sed -E 's/.*"migrated": \[(.*)\].*/\1/' | tr -d '" ' | tr ',' '\n' | grep . | sort || true)
+  if [ -z "$ran" ]; then
+    log "release $release ran no migrations here: nothing to roll back"
+    result release "$release" rolled_back "[]" count 0
+    exit 0
+  fi
+  newest=$(db_query "$path/shared/.env" "SELECT migration FROM migrations WHERE batch = (SELECT MAX(batch) FROM migrations)" | sort)
+  [ "$newest" = "$ran" ] || die 3 "the newest migration batch on $(hostname) is not the one $release ran (newest: $(echo $newest), $release ran: $(echo $ran)): nothing rolled back; restore the backup instead"
+  if ! (cd "$target" && php artisan migrate:rollback --force --no-interaction) >"$out" 2>&1; then
+    cat "$out" >&2
+    die 4 "rolling back the migrations of $release failed on $(hostname) (output above): restore the backup"
+  fi
+  cat "$out" >&2
+  # shellcheck disable=SC2086  # one migration name per word
+  list=$(json_list $ran)
+  printf '{"time": "%s", "release": %s, "rolled_back": %s}\n' "$(date -u +%FT%TZ)" "$(json_str "$release")" "$list" >>"$path/.deploy/migrations.log"
+  log "rolled back $(echo "$ran" | wc -l) migration(s) of $release"
+  result release "$release" rolled_back "$list" count "$(echo "$ran" | wc -l)"
+  exit 0
+fi
 if ! (cd "$target" && php artisan migrate --force --no-interaction) >"$out" 2>&1; then
   cat "$out" >&2
   failed=$(grep -E '^Migrating:' "$out" | tail -n 1 | sed 's/^Migrating: *//')

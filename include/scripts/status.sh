@@ -3,8 +3,8 @@
 #
 # usage: status.sh --deploy-path P
 #
-# Last line: {"ok": true, "current": ID, "version": V, "previous": ID,
-#             "releases": [{"release": ID, "version": V, "live": bool}, ...]}
+# Last line: {"ok": true, "current": ID, "version": V, "previous": ID, "previous_good": ID,
+#             "releases": [{"release": ID, "version": V, "live": bool, "bad": bool}, ...]}
 # (newest first). Changes nothing.
 . "$(dirname "$0")/lib.sh"
 
@@ -30,6 +30,8 @@ while IFS= read -r dir; do
   r=$(basename "$dir")
   case $r in *.partial) continue ;; esac
   live=false; [ "$r" = "$current" ] && live=true
-  items+="{\"release\": $(json_str "$r"), \"version\": $(json_str "$(version_of "$dir")"), \"live\": $live},"
+  bad=false; grep -qxF "$r" <(bad_releases "$path") && bad=true
+  items+="{\"release\": $(json_str "$r"), \"version\": $(json_str "$(version_of "$dir")"), \"live\": $live, \"bad\": $bad},"
 done < <(releases_newest_first "$path")
-result current "$current" version "$(version_of "$path/current")" previous "$previous" releases "[${items%,}]"
+result current "$current" version "$(version_of "$path/current")" previous "$previous" \
+  previous_good "$(previous_good "$path")" releases "[${items%,}]"

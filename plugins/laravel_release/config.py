@@ -71,6 +71,28 @@ _ENV_SETTINGS = {
     },
     # how long a release waits for a frozen or locked environment before it gives up
     "claim_timeout_minutes": {"type": "integer", "minimum": 1},
+    # verification after the switch: a synthetic load on these paths, compared with the same load before it
+    "probe": {
+        "type": "object",
+        "additionalProperties": False,
+        "properties": {
+            "seconds": {"type": "number", "minimum": 0.5, "maximum": 600},
+            "concurrency": {"type": "integer", "minimum": 1, "maximum": 32},
+            "paths": {"type": "array", "minItems": 1, "items": {"type": "string", "pattern": r"^/"}},
+        },
+    },
+    # the authentication check: the probe user's token (an Airflow connection's password) must get
+    # in at this path, a wrong one must not
+    "auth": {
+        "type": "object",
+        "additionalProperties": False,
+        "required": ["path", "conn_id"],
+        "properties": {"path": {"type": "string", "pattern": r"^/"}, "conn_id": _NAME},
+    },
+    # critical tables whose rows are counted before the switch and after: fewer means data loss
+    "integrity_tables": {"type": "array", "items": {"type": "string", "pattern": r"^[A-Za-z0-9_]+$"}},
+    # how long the rollback triggers are watched after the release (production: the policy's by default)
+    "watch_minutes": {"type": "number", "minimum": 0},
 }
 _WINDOW = {
     "type": "object",
@@ -162,7 +184,10 @@ DEFAULTS: dict[str, Any] = {
     "backup": {"keep": 5},
     "signoff": {},
     "claim_timeout_minutes": 240,
+    "probe": {},
+    "integrity_tables": [],
 }
+PROBE_DEFAULTS = {"seconds": 10.0, "concurrency": 2}
 
 
 @dataclass(frozen=True)
@@ -204,6 +229,18 @@ class Environment:
     signoff_timeout_hours: float | None = None  # None: the release type's policy
     signoff_poll_seconds: int = 60
     claim_timeout_minutes: int = 240
+    probe_seconds: float = 10.0
+    probe_concurrency: int = 2
+    probe_paths: tuple[str, ...] = ()  # default: /api/health and the smoke tests' paths
+    auth_path: str = ""  # empty: no authentication check
+    auth_conn_id: str = ""
+    integrity_tables: tuple[str, ...] = ()
+    watch_minutes: float | None = None  # None: the release type's policy in production, 0 elsewhere
+
+    def watch_seconds(self, rtype: ReleaseType) -> float:
+        if self.watch_minutes is not None:
+            return self.watch_minutes * 60
+        return rtype.watch_minutes * 60 if self.name == "production" else 0.0
 
     @property
     def primary(self) -> Host:
@@ -250,6 +287,7 @@ class Config:
         ids = [self.build.ssh_conn_id]
         for env in environments:
             ids += [h.ssh_conn_id for h in self.environment(env).hosts]
+            ids += [self.environment(env).auth_conn_id] if self.environment(env).auth_conn_id else []
         return list(dict.fromkeys(ids))
 
 
@@ -297,6 +335,15 @@ def parse(data: Any, source: str) -> Config:
             signoff_timeout_hours=signoff.get("timeout_hours"),
             signoff_poll_seconds=signoff.get("poll_seconds", 60),
             claim_timeout_minutes=raw["claim_timeout_minutes"],
+            probe_seconds={**PROBE_DEFAULTS, **raw["probe"]}["seconds"],
+            probe_concurrency={**PROBE_DEFAULTS, **raw["probe"]}["concurrency"],
+            probe_paths=tuple(
+                raw["probe"].get("paths") or dict.fromkeys(["/api/health", *(t["path"] for t in raw["smoke_tests"])])
+            ),
+            auth_path=raw.get("auth", {}).get("path", ""),
+            auth_conn_id=raw.get("auth", {}).get("conn_id", ""),
+            integrity_tables=tuple(raw["integrity_tables"]),
+            watch_minutes=raw.get("watch_minutes"),
         )
     build = data["build"]
     return Config(

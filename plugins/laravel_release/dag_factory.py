@@ -1,8 +1,8 @@
 """A release DAG from a row of the policy table.
 
-    plan_release ─> install_tools ─> build_release ─> staging ─> [uat ─> sign-off]
-                                          ├─> write_release_notes         │
-                                          └─> quality gates ──────────────┴─> wait_for_window
+    plan_release ─> install_tools ─> build_release ─> staging ─> [uat ─> sign-off ─> uat_signed_off]
+                                          ├─> write_release_notes                          │
+                                          └─> quality gates ───────────────────────────────┴─> wait_for_window
                                                                                  ─> production ─> finish_release
 
 Each stage is the task group of ``steps.deploy`` (its build is distributed to
@@ -16,6 +16,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from airflow.providers.standard.operators.empty import EmptyOperator
 from airflow.sdk import DAG, Param
 
 from laravel_release import gates, policy
@@ -25,6 +26,7 @@ from laravel_release.steps.deploy import deploy_environment
 from laravel_release.steps.finish import finish_release
 from laravel_release.steps.prepare import install_tools, plan_release
 from laravel_release.steps.quality import quality_gates
+from laravel_release.steps.rollback import MODES, plan_rollback, rollback_environment
 from laravel_release.timetables import release_schedule
 
 START_DATE = datetime(2025, 1, 1, tzinfo=UTC)
@@ -56,6 +58,17 @@ def release_params(rtype: policy.ReleaseType) -> dict[str, Param]:
             description=f"Leave empty to wait for the release window ({rtype.window.describe()}). "
             "For an emergency, say why production must go now (at least 10 characters); "
             "the override and its reason are logged.",
+        )
+    if rtype.name != "major":
+        params["destructive_migrations"] = Param(
+            None,
+            type=["null", "string"],
+            minLength=10,
+            pattern=r"\S",
+            title="Destructive migrations: acknowledgement",
+            description="Leave empty unless the release drops, renames or retypes something, or rewrites data. "
+            "Then say why it is safe (at least 10 characters); without it such a release stops before "
+            "production. A code-only rollback of it is not safe.",
         )
     if rtype.requires_reason:
         params["reason"] = Param(
@@ -91,13 +104,15 @@ def release_dag(name: str, doc_md: str | None = None) -> DAG:
         previous: Any = build
         for stage in rtype.stages:
             if stage == "production":
-                signoff = gates.uat_signoff(rtype, plan, notes, previous) if rtype.uat_signoff else [previous]
-                previous = gates.WaitForWindow(
-                    task_id="wait_for_window",
-                    release_type=rtype.name,
-                    trigger_rule="none_failed_min_one_success",  # one sign-off source approved, none rejected
-                )
-                [*signoff, *gates_passed] >> previous
+                ready = previous  # the previous stage verified (skipped when it rolled back)
+                if rtype.uat_signoff:
+                    ready = EmptyOperator(
+                        task_id="uat_signed_off",
+                        trigger_rule="none_failed_min_one_success",  # one sign-off source approved, none rejected
+                    )
+                    gates.uat_signoff(rtype, plan, notes, previous) >> ready
+                previous = gates.WaitForWindow(task_id="wait_for_window", release_type=rtype.name)
+                [ready, *gates_passed] >> previous
             previous = deploy_environment(plan, stage, built=build, previous=previous, rtype=rtype)
         finish_release(plan, previous)  # type: ignore[arg-type]
     return dag
@@ -127,4 +142,54 @@ def freeze_dag(doc_md: str | None = None) -> DAG:
         tags=["release", "freeze"],
     ) as dag:
         gates.set_freeze()
+    return dag
+
+
+def rollback_dag(doc_md: str | None = None) -> DAG:
+    """``rollback``: put an environment back on a kept release, by hand or from CI.
+
+    (A release rolls itself back through the same task group when a trigger trips.)
+    """
+    with DAG(
+        dag_id="rollback",
+        description="Go back to a good release in seconds: switch back, optionally undo migrations or restore.",
+        doc_md=doc_md,
+        schedule=None,
+        start_date=START_DATE,
+        catchup=False,
+        max_active_runs=MAX_ACTIVE_RUNS,  # one per environment at a time: the environment's lock
+        default_args=DEFAULT_ARGS,
+        params={
+            "environment": Param("production", enum=list(ENVIRONMENTS), title="Environment"),
+            "target": Param(
+                None,
+                type=["null", "string"],
+                pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$",
+                title="Target release",
+                description="A kept release (its folder name, or its version such as v1.3.0). "
+                "Empty: the previous good release.",
+            ),
+            "mode": Param(
+                "code",
+                enum=list(MODES),
+                title="Mode",
+                description="code: switch back only (the default). migrations: switch back, then undo the "
+                "migrations the bad release ran. restore: switch back, then restore the backup taken before "
+                "the bad release (rows written since are lost; needs 'confirm').",
+            ),
+            "reason": Param(type="string", minLength=10, title="Reason", description="Why (the incident)."),
+            "confirm": Param(
+                None,
+                type=["null", "string"],
+                title="Confirm a restore",
+                description="For mode restore only: type 'restore <environment>', e.g. 'restore production'.",
+            ),
+        },
+        tags=["release", "rollback"],
+    ) as dag:
+        request = plan_rollback()
+        claim = gates.claim_environment(request, None, policy.ROLLBACK)
+        decided, record = rollback_environment(request=request)
+        claim >> decided
+        record >> gates.release_environment(request).as_teardown(setups=claim)  # type: ignore[arg-type]
     return dag

@@ -185,8 +185,13 @@ def _run_state(ti: Any, owner: str) -> str | None:
         return None
 
 
-def claim_environment(plan: Any, environment: str, rtype: ReleaseType) -> Any:
-    """Setup task of an environment: wait while it is frozen or locked by a live run, then take the lock."""
+def claim_environment(plan: Any, environment: str | None, rtype: ReleaseType) -> Any:
+    """Setup task of an environment: wait while it is frozen or locked by a live run, then take the lock.
+
+    ``environment`` None: the one the plan names (the rollback DAG's, chosen at trigger time).
+    """
+
+    static_environment = environment
 
     @task.sensor(
         task_id="claim_environment",
@@ -195,6 +200,7 @@ def claim_environment(plan: Any, environment: str, rtype: ReleaseType) -> Any:
         timeout=timedelta(hours=24).total_seconds(),
     )
     def claim(plan: dict[str, Any], **context: Any) -> PokeReturnValue:
+        environment = static_environment or plan["environment"]
         target = _primary(plan, environment)
         # how long to wait for a frozen or locked environment comes from the environment file
         context["task"].timeout = config.load().environment(environment).claim_timeout_minutes * 60
@@ -214,7 +220,9 @@ def claim_environment(plan: Any, environment: str, rtype: ReleaseType) -> Any:
             )
             return PokeReturnValue(is_done=False)
         if verdict == "pass":
-            log.warning("%s is frozen (%s); this hotfix passes the freeze. Reason: %s", environment, freeze, reason)
+            log.warning(
+                "%s is frozen (%s); this %s passes the freeze. Reason: %s", environment, freeze, rtype.name, reason
+            )
 
         owner = plan["owner"]
         label = f"{plan['release_type']} {plan['version']}"
@@ -245,7 +253,7 @@ def claim_environment(plan: Any, environment: str, rtype: ReleaseType) -> Any:
             )
             return PokeReturnValue(is_done=False)
         log.info("%s locked for %s (%s)", environment, owner, label)
-        if environment == "production":
+        if environment == "production" and plan["release_type"] != policy.ROLLBACK.name:
             never_backwards(plan, target)
         return PokeReturnValue(
             is_done=True, xcom_value={"owner": owner, "freeze_passed": freeze if verdict == "pass" else None}
@@ -267,8 +275,9 @@ def never_backwards(plan: dict[str, Any], target: dict[str, Any]) -> None:
 
 
 @task(task_id="release_environment")
-def release_environment(plan: dict[str, Any], environment: str) -> dict[str, Any]:
+def release_environment(plan: dict[str, Any], environment: str | None = None) -> dict[str, Any]:
     """Teardown: give the environment's lock back (only this run's lock; runs even when the deploy failed)."""
+    environment = environment or plan["environment"]
     target = _primary(plan, environment)
     code, result, _ = _script(target, "lock", owner=plan["owner"], release=True)
     if code == 6:

@@ -25,6 +25,9 @@ STEP_TIMEOUTS = {
     "migrate": 1800,
     "switch": 120,
     "cleanup": 300,
+    "measure": 120,
+    "rollback": 120,
+    "database": 1800,
 }
 
 
@@ -139,6 +142,7 @@ def host_target(cfg: Config, env: Environment, host: Host, version: str, release
         "cleanup": remote.command(
             h.tools, "cleanup", extra=remote.options(deploy_path=h.deploy_path, keep=env.keep_releases)
         ),
+        "measure": measure_command(env, h),
     }
     return {
         "host": h.name,
@@ -154,8 +158,82 @@ def host_target(cfg: Config, env: Environment, host: Host, version: str, release
             "source": artifact_path(cfg, release),
             "target": upload_path(h, release),
         },
-        "verify": {"base_url": h.base_url, "version": version, "smoke_tests": [asdict(t) for t in env.smoke_tests]},
+        "verify": verify_settings(env, h, version),
     }
+
+
+def verify_settings(env: Environment, host: Host, version: str) -> dict[str, Any]:
+    """What ``verify_release`` checks on a host serving ``version``."""
+    return {
+        "base_url": host.base_url,
+        "version": version,
+        "smoke_tests": [asdict(t) for t in env.smoke_tests],
+        "probe_paths": list(env.probe_paths),
+        "probe_seconds": env.probe_seconds,
+        "probe_concurrency": env.probe_concurrency,
+        "auth_path": env.auth_path,
+        "auth_conn_id": env.auth_conn_id,
+    }
+
+
+def measure_command(env: Environment, host: Host, since: str = "") -> str:
+    """measure.sh on a host: database connectivity, the critical tables' rows, the security alarm."""
+    return remote.command(
+        host.tools,
+        "measure",
+        extra=remote.options(deploy_path=host.deploy_path, table=list(env.integrity_tables), since=since),
+    )
+
+
+def rollback_target(
+    env: Environment, host: Host, to: str, version: str, run_id: str, reason: str, database: str = ""
+) -> dict[str, Any]:
+    """Everything one host does to roll back to release ``to`` (serving ``version``).
+
+    ``database`` is the primary host's database step: "" (code only), a
+    ``migrate.sh --rollback`` or a ``restore.sh`` command.
+    """
+    switch = remote.command(
+        host.tools,
+        "rollback",
+        extra=remote.options(
+            deploy_path=host.deploy_path, to=to, reload=host.reload_command, run_id=run_id, reason=reason
+        ),
+    )
+    after = (
+        remote.command(
+            host.tools,
+            "artisan",
+            *env.after_switch_commands,
+            extra=remote.options(deploy_path=host.deploy_path, release=to),
+        )
+        if env.after_switch_commands
+        else ""
+    )
+    return {
+        "host": host.name,
+        "environment": env.name,
+        "deploy_path": host.deploy_path,
+        "primary": host == env.primary,
+        "ssh_conn_id": host.ssh_conn_id,
+        "tools_dir": host.tools,
+        "release": to,
+        "commands": {"rollback": remote.chain(switch, after), "database": database or "true"},
+        "timeouts": STEP_TIMEOUTS,
+        "verify": verify_settings(env, host, version),
+    }
+
+
+def database_rollback_command(env: Environment, mode: str, bad_release: str, backup: str = "") -> str:
+    """The primary host's database step of a rollback: nothing, undo the migrations, or restore."""
+    h = env.primary
+    if mode == "migrations":
+        return remote.command(
+            h.tools, "migrate", extra=remote.options(deploy_path=h.deploy_path, release=bad_release, rollback=True)
+        )
+    if mode == "restore":
+        return remote.command(h.tools, "restore", extra=remote.options(deploy_path=h.deploy_path, name=backup))
+    return ""
 
 
 def release_plan(

@@ -110,6 +110,8 @@ class ReleaseType:
     # pre-release quality gates (the seed's KPIs): a release that misses one stops before production
     min_coverage_percent: float = 90.0
     max_critical_findings: int = 0
+    # after production verifies, the rollback triggers are watched this long (the seed's "monitor deployment")
+    watch_minutes: float = 30.0
 
     @property
     def dag_id(self) -> str:
@@ -127,6 +129,7 @@ RELEASE_TYPES: dict[str, ReleaseType] = {
             requires_reason=True,
             window=None,
             passes_freeze=True,
+            watch_minutes=15,
         ),
         ReleaseType(
             name="feature",
@@ -151,9 +154,48 @@ RELEASE_TYPES: dict[str, ReleaseType] = {
             uat_signoff=True,
             requires_reason=False,
             window=Window(weekdays=(6,), start="02:00", hours=4),
+            watch_minutes=60,
         ),
     )
 }
+
+
+@dataclass(frozen=True)
+class Trigger:
+    """A rollback trigger of the seed: a measured number, and the limit above which the release is undone."""
+
+    name: str
+    title: str
+    metric: str  # the key of the measurement (see verify.measurements)
+    limit: float  # tripped when the measurement is above it
+    unit: str = ""
+
+
+# The seed's seven rollback triggers ("Immediate rollback"), in its order.
+ROLLBACK_TRIGGERS: tuple[Trigger, ...] = (
+    Trigger("security", "critical security vulnerability", "critical_vulnerabilities", 0),
+    Trigger("data", "data corruption or loss", "rows_lost", 0, " rows"),
+    Trigger("performance", "performance degradation over 50%", "p95_degradation_percent", 50, "%"),
+    Trigger("authentication", "user authentication failures", "auth_failures", 0),
+    Trigger("database", "database connectivity failures", "database_failures", 0),
+    Trigger("error_rate", "error rate over 5%", "error_rate_percent", 5, "%"),
+    Trigger("response_time", "response time over 2 s", "p95_seconds", 2, " s"),
+)
+
+# The rollback DAG's row: any time, through a freeze (it sets one itself), with a reason.
+ROLLBACK = ReleaseType(
+    name="rollback",
+    summary="Go back to a good release: switch back, optionally undo migrations or restore the backup.",
+    stages=(),
+    uat_signoff=False,
+    requires_reason=True,
+    window=None,
+    passes_freeze=True,
+)
+
+# A p95 baseline below this is counted as this when judging degradation, so that
+# 4 ms becoming 9 ms on an idle page is not "125% slower".
+DEGRADATION_FLOOR_SECONDS = 0.1
 
 
 def release_type(name: str) -> ReleaseType:

@@ -78,10 +78,10 @@ def test_hotfix_skips_uat_but_verifies_staging(dagbag):
     dag = dagbag.dags["release_hotfix"]
     ids = set(dag.task_ids)
     assert not any(i.startswith("uat.") for i in ids) and "approve_production" not in ids
-    assert "staging.verify_release" in dag.get_task("wait_for_window").upstream_task_ids
+    assert "staging.release_verified" in dag.get_task("wait_for_window").upstream_task_ids
     assert "wait_for_window" in dag.get_task("production.claim_environment").upstream_task_ids
     for task_id in ("production.backup_database", "production.migrate_database", "production.switch_release"):
-        assert "staging.verify_release" in dag.get_task(task_id).get_flat_relative_ids(upstream=True)
+        assert "staging.release_verified" in dag.get_task(task_id).get_flat_relative_ids(upstream=True)
 
 
 @pytest.mark.parametrize("dag_id", RELEASE_DAGS)
@@ -97,14 +97,17 @@ def test_production_waits_for_uat_signoff(dagbag, dag_id):
     dag = dagbag.dags[dag_id]
     signoff = dag.get_task("approve_production")
     assert signoff.upstream_task_ids == {"write_signoff_request"}
-    assert {"uat.verify_release", "write_release_notes", "plan_release"} <= dag.task_dict[
+    assert {"uat.release_verified", "write_release_notes", "plan_release"} <= dag.task_dict[
         "write_signoff_request"
     ].upstream_task_ids
     assert signoff.response_timeout.total_seconds() == 72 * 3600
     assert dag.get_task("external_signoff").upstream_task_ids == {"plan_release", "write_signoff_request"}
+    signed_off = dag.get_task("uat_signed_off")
+    assert signed_off.upstream_task_ids == {"approve_production", "external_signoff"}
+    assert signed_off.trigger_rule == "none_failed_min_one_success"  # one approval, no rejection
     window = dag.get_task("wait_for_window")
-    assert {"approve_production", "external_signoff"} <= window.upstream_task_ids
-    assert window.trigger_rule == "none_failed_min_one_success"  # one approval, no rejection
+    assert "uat_signed_off" in window.upstream_task_ids
+    assert window.trigger_rule == "all_success"  # a UAT that rolled back (skipped) stops production
     assert dag.get_task("production.claim_environment").upstream_task_ids == {"wait_for_window", "plan_release"}
     assert "production.claim_environment" in dag.get_task("production.check_hosts").upstream_task_ids
 
@@ -112,7 +115,7 @@ def test_production_waits_for_uat_signoff(dagbag, dag_id):
 @pytest.mark.parametrize("dag_id", RELEASE_DAGS)
 def test_production_waits_for_every_quality_gate_and_the_window(dagbag, dag_id):
     dag = dagbag.dags[dag_id]
-    gates = {"check_tests", "check_coverage", "scan_release", "write_changelog"}
+    gates = {"check_tests", "check_coverage", "scan_release", "check_migrations", "write_changelog"}
     assert gates <= dag.get_task("wait_for_window").upstream_task_ids
     for task_id in ("production.switch_release", "production.migrate_database"):
         assert {"wait_for_window", *gates} <= dag.get_task(task_id).get_flat_relative_ids(upstream=True)
@@ -178,5 +181,42 @@ def test_migrations_wait_for_the_backup_and_the_switch_for_migrations(dagbag, da
     dag = dagbag.dags[dag_id]
     for env in ("staging", "production"):
         assert f"{env}.backup_database" in dag.get_task(f"{env}.migrate_database").upstream_task_ids
-        assert f"{env}.migrate_database" in dag.get_task(f"{env}.switch_release").upstream_task_ids
-    assert "production.verify_release" in dag.get_task("finish_release").upstream_task_ids
+        # the baseline is measured on the migrated database, just before the switch
+        assert f"{env}.migrate_database" in dag.get_task(f"{env}.measure_baseline").upstream_task_ids
+        assert f"{env}.measure_baseline" in dag.get_task(f"{env}.switch_release").upstream_task_ids
+    assert "production.release_verified" in dag.get_task("finish_release").upstream_task_ids
+
+
+ROLLBACK_GROUP = {"decide_rollback", "switch_back", "rollback_database", "verify_rollback", "record_rollback"}
+
+
+@pytest.mark.parametrize("dag_id", RELEASE_DAGS)
+def test_every_environment_is_judged_after_the_switch_and_branches_to_its_rollback(dagbag, dag_id):
+    dag = dagbag.dags[dag_id]
+    for env in policy.RELEASE_TYPES[dag_id.removeprefix("release_")].stages:
+        assert dag.get_task(f"{env}.measure_baseline").downstream_task_ids == {
+            f"{env}.switch_release",
+            f"{env}.verify_release",
+        }
+        watch = dag.get_task(f"{env}.watch_release")
+        assert watch.mode == "reschedule"  # the post-release watch holds no worker slot between checks
+        judge = dag.get_task(f"{env}.judge_release")
+        assert judge.downstream_task_ids == {f"{env}.release_verified", f"{env}.rollback.decide_rollback"}
+        assert {
+            t.removeprefix(f"{env}.rollback.") for t in dag.task_ids if t.startswith(f"{env}.rollback.")
+        } == ROLLBACK_GROUP
+        # the lock is given back after either branch
+        assert {f"{env}.cleanup_releases", f"{env}.rollback.record_rollback"} <= dag.get_task(
+            f"{env}.release_environment"
+        ).upstream_task_ids
+
+
+def test_the_rollback_dag_is_the_same_task_group_inside_its_own_lock(dagbag):
+    dag = dagbag.dags["rollback"]
+    assert {t.removeprefix("rollback.") for t in dag.task_ids if t.startswith("rollback.")} == ROLLBACK_GROUP
+    claim, give_back = dag.get_task("claim_environment"), dag.get_task("release_environment")
+    assert claim.is_setup and give_back.is_teardown
+    assert "claim_environment" in dag.get_task("rollback.decide_rollback").upstream_task_ids
+    assert dag.get_task("rollback.switch_back").retries == 0
+    assert set(dag.params) == {"environment", "target", "mode", "reason", "confirm"}
+    assert dag.params["mode"] == "code"

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
 HOSTS = {"staging-1": 8081, "uat-1": 8082, "production-1": 8083, "production-2": 8084}
@@ -24,6 +25,19 @@ class Run:
 
     def failed_tasks(self) -> list[str]:
         return sorted(t for t, s in self.tasks.items() if s == "failed")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def no_watch(tmp_path_factory):
+    """The sandbox's environment file without the post-release watch: ``dag.test()`` runs a
+    reschedule sensor once only (the watch is tested against a real scheduler, in tests/e2e)."""
+    data = yaml.safe_load((ROOT / "include" / "config" / "environments.yaml").read_text())
+    data["environments"]["production"]["watch_minutes"] = 0
+    path = tmp_path_factory.mktemp("config") / "environments.yaml"
+    path.write_text(yaml.safe_dump(data))
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("LARAVEL_RELEASE_CONFIG", str(path))
+        yield path
 
 
 @pytest.fixture(scope="session")

@@ -58,12 +58,22 @@ def test_a_release_with_a_migration_migrates_each_database_once(fresh_sandbox, r
     assert "Add a status to projects" in run.log  # the release notes since v1.0.0
 
 
-def test_a_release_that_fails_staging_verification_never_goes_live_in_production(fresh_sandbox, run_dag):
+def test_a_release_that_fails_staging_verification_is_rolled_back_and_never_goes_live_in_production(
+    fresh_sandbox, run_dag
+):
     before = {h: live_on(fresh_sandbox, h) for h in PRODUCTION}
+    staging_before = live_on(fresh_sandbox, "staging-1")
     run = run_dag("release_hotfix", {"version": "v1.3.0", "reason": "try the release that is broken"})
     assert run.state == "failed"
-    assert run.failed_tasks() == ["staging.verify_release[0]"]
-    assert "staging-1: v1.3.0 failed verification" in run.log and "search=not configured" in run.log
+    assert run.failed_tasks() == ["staging.rollback.record_rollback"]
+    assert "VERIFICATION FAILED health: http://127.0.0.1:8081/api/health answered 503" in run.log
+    assert "search=not configured" in run.log
+    assert "staging: the release was rolled back to v1.1.0" in run.log
+    # staging is back on the release it served, and the bad one is marked
+    assert live_on(fresh_sandbox, "staging-1") == staging_before and served_version("staging-1") == "v1.1.0"
+    bad = (fresh_sandbox / "hosts/staging-1/app/.deploy/bad-releases").read_text().split()
+    assert bad and bad[-1].startswith("v1.3.0-")
+    assert not (fresh_sandbox / "hosts/staging-1/app/.deploy/freeze").exists()  # lifted after the rollback
     ran = {
         t.split("[")[0].split(".")[1] for t, s in run.tasks.items() if t.startswith("production.") and s == "success"
     }

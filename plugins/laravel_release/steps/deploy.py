@@ -1,9 +1,11 @@
 """Deploy one environment: the same task group for staging, UAT and production.
 
-    (after the build)  upload_release (and unpack) ────────────────────┐
-    (after the gate)   claim_environment ─> check_hosts ─┬─> backup_database ─┼─> migrate_database
-                       ─> switch_release ─> verify_release ─> cleanup_releases ─> release_environment
-                                                         └─> prepare_release ─┘
+    (after the build)  upload_release (and unpack) ──────────────────────────────────┐
+    (after the gate)   claim_environment ─> check_hosts ─> measure_before ─┬─> backup_database ─┼─> migrate_database
+                                                                       └─> prepare_release ─┘
+      ─> measure_baseline ─> switch_release ─> verify_release ─> watch_release ─> judge_release
+           ─┬─> release_verified ─> cleanup_releases ─┬─> release_environment
+            └─> rollback.* (steps.rollback) ──────────┘
 
 ``claim_environment`` (setup) waits while the environment is frozen or locked
 by another run, then takes its lock; ``release_environment`` (teardown) gives
@@ -14,6 +16,10 @@ and unpacking only add a folder under releases/, so later stages are ready when
 their turn comes. What depends on the environment's state (checks, caches built
 from its .env, backup, migrations) waits for the previous stage to be verified.
 Nothing before ``switch_release`` changes what users are served.
+
+After the switch the rollback triggers judge the environment (steps.judge):
+a healthy release goes on to the next stage, a tripped one is rolled back by
+the same task group as the rollback DAG, and the run fails saying why.
 
 Per-host steps are mapped task instances (one per host, labelled with its name),
 so the hosts of an environment work side by side; the backup and the migrations
@@ -30,6 +36,8 @@ from airflow.sdk import TaskGroup, get_current_context, task
 from laravel_release import gates, remote
 from laravel_release.policy import ReleaseType
 from laravel_release.remote import RemoteScript
+from laravel_release.steps import judge
+from laravel_release.steps.rollback import rollback_environment
 from laravel_release.steps.switch import go_live
 
 log = logging.getLogger(__name__)
@@ -72,7 +80,7 @@ def on_primary_host(task_id: str, step: str, hosts: Any) -> RemoteScript:
 
 
 def deploy_environment(plan: Any, env: str, built: Any, previous: Any, rtype: ReleaseType) -> Any:
-    """The task group that deploys the planned release to ``env``; returns its ``verify_release``.
+    """The task group that deploys the planned release to ``env``; returns its ``release_verified``.
 
     ``built`` is the build task (the distribution starts after it), ``previous``
     the gate the environment waits for (the previous stage's verification or a sign-off).
@@ -85,10 +93,16 @@ def deploy_environment(plan: Any, env: str, built: Any, previous: Any, rtype: Re
         prepare = on_each_host("prepare_release", "prepare", hosts, retries=1)
         backup = on_primary_host("backup_database", "backup", hosts)
         migrate = on_primary_host("migrate_database", "migrate", hosts)
-        switch, verify = go_live(hosts)
+        before = judge.before_switch(plan, env)
+        baseline, _, verify = go_live(hosts)
+        watch = judge.watch_release(plan, env, verify, before, rtype)
+        verified = judge.release_verified(verify, watch)  # type: ignore[arg-type]
+        rollback, rolled_back = rollback_environment(release_plan=plan, verdict=watch, fail_run=True)
+        judge.judge_release(watch, env) >> [verified, rollback]  # type: ignore[arg-type]
         cleanup = on_each_host("cleanup_releases", "cleanup", hosts, retries=1)
         built >> upload >> prepare
-        previous >> claim >> checks >> [backup, prepare]
-        [prepare, backup] >> migrate >> switch
-        verify >> cleanup >> gates.release_environment(plan, env).as_teardown(setups=claim)
-    return verify
+        previous >> claim >> checks >> before >> [backup, prepare]
+        [prepare, backup] >> migrate >> baseline
+        verified >> cleanup
+        [cleanup, rolled_back] >> gates.release_environment(plan, env).as_teardown(setups=claim)
+    return verified

@@ -3,6 +3,8 @@
     build_release ─┬─> check_tests       all tests pass
                    ├─> check_coverage    line coverage of the app's tests >= the policy's threshold
                    ├─> scan_release      0 critical security findings (scan.sh on the build host)
+                   ├─> check_migrations  new migrations additive, or destructive with the major type
+                   │                     or an acknowledgement given at trigger time
                    └─> write_changelog   release notes prepared, CHANGELOG entry generated
 
 They run beside staging; production waits for all of them. A failed gate stops
@@ -21,7 +23,7 @@ from typing import Any
 from airflow.sdk import task
 from airflow.sdk.exceptions import AirflowException
 
-from laravel_release import remote
+from laravel_release import migrations, remote
 from laravel_release.remote import RemoteScript
 from laravel_release.steps.build import build_result
 
@@ -95,6 +97,37 @@ def check_coverage(plan: dict[str, Any], results: list[dict[str, Any]]) -> float
 
 
 @task
+def check_migrations(plan: dict[str, Any], results: list[dict[str, Any]], **context: Any) -> dict[str, Any]:
+    """Classify the release's new migrations by reading them (see migrations.py).
+
+    A destructive one (drop, rename, type change, data rewrite) needs the major
+    release type or the trigger's ``destructive_migrations`` acknowledgement.
+    """
+    build = plan["build"]
+    bundle = build_result(results).get("migrations")
+    text = remote.read_file(build["ssh_conn_id"], build["host"], bundle) if bundle else ""
+    found = [migrations.classify(name, source) for name, source in migrations.parse_bundle(text or "").items()]
+    destructive = [m for m in found if m.kind == "destructive"]
+    acknowledged = context["params"].get("destructive_migrations")
+    summary = migrations.describe(found)
+    if destructive and plan["release_type"] != "major" and not acknowledged:
+        raise QualityGateFailed(
+            f"quality gate 'migration safety' failed: {summary}. A destructive migration breaks the previous "
+            "release's code, so a code-only rollback is no longer safe: release it as a major release, or "
+            "trigger again with 'destructive_migrations' saying why it is safe (e.g. expand/contract done)."
+        )
+    if destructive:
+        log.warning("destructive migrations: %s. Acknowledged: %s", summary, acknowledged or "major release")
+    else:
+        log.info("migrations: %s: a code-only rollback stays safe", summary)
+    return {
+        "migrations": [{"name": m.name, "kind": m.kind, "reasons": list(m.reasons)} for m in found],
+        "destructive": len(destructive),
+        "acknowledged": acknowledged,
+    }
+
+
+@task
 def write_changelog(plan: dict[str, Any], notes: str) -> str:
     if not re.search(r"^- ", notes, re.MULTILINE):
         raise QualityGateFailed("quality gate 'release notes prepared' failed: the release notes list no change")
@@ -104,7 +137,13 @@ def write_changelog(plan: dict[str, Any], notes: str) -> str:
 
 
 def quality_gates(plan: Any, build: Any, notes: Any) -> list[Any]:
-    """The four gates; production waits for all of them."""
+    """The five gates; production waits for all of them."""
     scan = RemoteScript(task_id="scan_release", step="scan", target=plan["build"], retries=0)
     build >> scan
-    return [check_tests(build.output), check_coverage(plan, build.output), scan, write_changelog(plan, notes)]
+    return [
+        check_tests(build.output),
+        check_coverage(plan, build.output),
+        scan,
+        check_migrations(plan, build.output),
+        write_changelog(plan, notes),
+    ]

@@ -13,6 +13,8 @@ return [
 
     // The release this code is: the VERSION file is part of every tagged commit.
     'version' => trim((string) @file_get_contents(base_path('VERSION'))),
+    // The release tooling's probe user signs in with a token; only its sha256 is kept here.
+    'probe_token_sha256' => env('ZENA_PROBE_TOKEN_SHA256'),
 
     'providers' => [
         Illuminate\Bus\BusServiceProvider::class,

@@ -1,5 +1,6 @@
 <?php
 
+use App\Http\Controllers\AuthController;
 use App\Http\Controllers\HealthController;
 use App\Http\Controllers\ProjectController;
 use App\Http\Controllers\VersionController;
@@ -8,3 +9,4 @@ use Illuminate\Support\Facades\Route;
 Route::get('/health', [HealthController::class, 'show']);
 Route::get('/version', [VersionController::class, 'show']);
 Route::get('/projects', [ProjectController::class, 'index']);
+Route::get('/me', [AuthController::class, 'me']);

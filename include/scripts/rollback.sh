@@ -1,0 +1,66 @@
+#!/usr/bin/env bash
+# rollback.sh: go back to a good release on this host: the same atomic switch, backwards.
+#
+# usage: rollback.sh --deploy-path P [--to ID] [--reload CMD] [--run-id RUN] [--reason TEXT]
+#                    [--migrations | --restore BACKUP] [--dry-run]
+#
+#   --to          the release to go back to; default: the previous good release
+#                 (the newest one live before the current one, kept and not marked bad)
+#   --migrations  then undo the migrations the bad release ran (migrate.sh --rollback);
+#                 on the environment's first host only, as the database is shared
+#   --restore     then restore that backup (restore.sh): rows written since are lost
+#   --dry-run     say what would happen, change nothing
+#
+# The release being left is marked bad (P/.deploy/bad-releases), so no later
+# rollback goes back to it. The rollback DAG runs this on every host; when
+# Airflow itself is down, an operator runs it by hand (break-glass):
+#   P/.deploy/bin/rollback.sh --deploy-path P --reload 'sudo systemctl reload php8.2-fpm'
+. "$(dirname "$0")/lib.sh"
+
+path='' to='' reload='' run_id='' reason='' db='' backup='' dry=false
+while [ $# -gt 0 ]; do
+  case $1 in
+    --deploy-path) need_value "$@"; path=$2; shift 2 ;;
+    --to) need_value "$@"; to=$2; shift 2 ;;
+    --reload) reload=${2:-}; shift 2 ;;
+    --run-id) run_id=${2:-}; shift 2 ;;
+    --reason) reason=${2:-}; shift 2 ;;
+    --migrations) db=migrations; shift ;;
+    --restore) need_value "$@"; db=restore; backup=$2; shift 2 ;;
+    --dry-run) dry=true; shift ;;
+    -h|--help) usage_from_header; exit 0 ;;
+    *) die 2 "unknown option $1 (see rollback.sh -h)" ;;
+  esac
+done
+[ -n "$path" ] || die 2 "--deploy-path is required"
+check_deploy_path "$path"
+here=$(dirname "$0")
+current=$(basename "$(readlink "$path/current" 2>/dev/null || true)")
+[ -n "$current" ] || die 3 "nothing is live on $(hostname) ($path/current is missing): nothing to roll back"
+if [ -z "$to" ]; then
+  to=$(previous_good "$path")
+  [ -n "$to" ] || die 3 "no previous good release is kept on $(hostname) (live: $current): name one with --to (see status.sh)"
+fi
+check_release_id "$to"
+[ -f "$path/releases/$to/.release.json" ] \
+  || die 3 "release $to is not a kept release on $(hostname): kept: $(releases_newest_first "$path" | xargs -r -n1 basename | paste -sd' ')"
+if [ "$to" != "$current" ] && grep -qxF "$to" <(bad_releases "$path"); then
+  die 3 "release $to was rolled back from before (marked bad on $(hostname)): choose another target"
+fi
+if [ "$dry" = true ]; then
+  log "would switch $current -> $to${db:+ and then $db}"
+  result dry_run true from "$current" to "$to" database "${db:-none}"
+  exit 0
+fi
+if [ "$to" != "$current" ]; then
+  grep -qxF "$current" <(bad_releases "$path") || echo "$current" >>"$path/.deploy/bad-releases"
+  log "rolling back $current -> $to${reason:+ ($reason)}"
+fi
+"$here/switch.sh" --deploy-path "$path" --release "$to" --reload "$reload" --run-id "$run_id" --event rollback >/dev/null \
+  || die 4 "the switch to $to failed on $(hostname) (see above)"
+case $db in
+  migrations) "$here/migrate.sh" --deploy-path "$path" --release "$current" --rollback >/dev/null || die 4 "rolling back $current's migrations failed" ;;
+  restore) "$here/restore.sh" --deploy-path "$path" --name "$backup" >/dev/null || die 4 "restoring backup $backup failed" ;;
+esac
+version=$(sed -E 's/.*"version": "([^"]*)".*/\1/' "$path/releases/$to/.release.json")
+result from "$current" to "$to" version "$version" database "${db:-none}"

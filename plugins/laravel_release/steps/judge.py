@@ -1,0 +1,113 @@
+"""Judge a live release by the policy's rollback triggers, right after the switch and while it is watched.
+
+    switch_release ─> verify_release (per host) ─> watch_release ─> judge_release ─┬─> release_verified
+                                                                                   └─> rollback.decide_rollback
+
+``watch_release`` is a reschedule-mode sensor: it frees its worker slot between
+checks. Its first check judges what ``verify_release`` measured; later checks
+(every 15 s, for the watch period of the policy or the environment file)
+measure again. It ends at once when a trigger trips, or healthy when the
+period is over. ``judge_release`` sends the environment on or to its rollback.
+"""
+
+from __future__ import annotations
+
+import logging
+import shlex
+import time
+from datetime import timedelta
+from typing import Any
+
+from airflow.sdk import PokeReturnValue, task
+
+from laravel_release import config, gates, remote, verify
+from laravel_release.policy import ReleaseType
+from laravel_release.steps.verify import measure_host
+
+log = logging.getLogger(__name__)
+
+
+def measure_database(target: dict[str, Any], since: str = "") -> dict[str, Any]:
+    """measure.sh on the environment's primary host (``target`` carries its command)."""
+    cmd = target["commands"]["measure"] + (" " + shlex.join(["--since", since]) if since else "")
+    code, results, err = remote.call(target["ssh_conn_id"], target["host"], cmd)
+    if code != 0 or not results:
+        raise remote.RemoteError(f"{target['host']}: measure failed with exit {code}: {remote.error_reason(err)}")
+    return results[-1]
+
+
+def judge(
+    environment: str, hosts: list[dict[str, Any]], before: dict[str, Any] | None, after: dict[str, Any]
+) -> dict[str, Any]:
+    """The verdict on an environment, as an XCom: healthy or not, the trigger, its numbers, the words."""
+    measured = verify.measurements(hosts, before, after)
+    verdict = verify.rollback_verdict(measured)
+    return {
+        "environment": environment,
+        "healthy": verdict.healthy,
+        "trigger": verdict.trigger,
+        "text": verdict.describe(),
+        "measured": {k: v for k, v in measured.items() if k not in ("problems", "notes")},
+        "notes": measured["notes"],
+        "at": time.time(),
+    }
+
+
+def watch_release(plan: Any, environment: str, verified: Any, before: Any, rtype: ReleaseType) -> Any:
+    @task.sensor(
+        task_id="watch_release",
+        poke_interval=gates.MIN_POKE_SECONDS,
+        mode="reschedule",
+        timeout=timedelta(hours=24).total_seconds(),
+    )
+    def watch(plan: dict[str, Any], verified: list[dict[str, Any]], before: Any, **context: Any) -> PokeReturnValue:
+        hosts = plan["environments"][environment]
+        seconds = config.load().environment(environment).watch_seconds(rtype)
+        first = context.get("task_reschedule_count", 0) == 0
+        if first:
+            measured = list(verified)
+        else:
+            measured = [measure_host(t, next((v for v in verified if v["host"] == t["host"]), None)) for t in hosts]
+            for m, v in zip(measured, verified, strict=False):  # degradation stays judged against the baseline
+                m["baseline_p95_seconds"] = v.get("baseline_p95_seconds")
+        verdict = judge(environment, measured, before, measure_database(hosts[0]))
+        started = min(v["at"] for v in verified)
+        if not verdict["healthy"]:
+            log.error("%s: %s", environment, verdict["text"])
+            return PokeReturnValue(is_done=True, xcom_value=verdict)
+        left = seconds - (time.time() - started)
+        log.info("%s: %s; measured %s", environment, verdict["text"], verdict["measured"])
+        if left <= 0:
+            log.info("%s: watched for %.0f s: the release stays", environment, seconds)
+            return PokeReturnValue(is_done=True, xcom_value=verdict)
+        log.info("%s: watching the rollback triggers for %.0f s more", environment, left)
+        return PokeReturnValue(is_done=False)
+
+    return watch(plan, verified, before)
+
+
+@task.branch(task_id="judge_release")
+def judge_release(verdict: dict[str, Any], environment: str) -> str:
+    """A healthy release goes on; a tripped one goes to the environment's rollback."""
+    if verdict["healthy"]:
+        return f"{environment}.release_verified"
+    log.error("%s: rolling back. %s", environment, verdict["text"])
+    return f"{environment}.rollback.decide_rollback"
+
+
+@task(task_id="release_verified")
+def release_verified(verified: list[dict[str, Any]], verdict: dict[str, Any]) -> list[dict[str, Any]]:
+    """The environment is verified and was watched: what the next stage waits for."""
+    return [{**v, "measured": verdict["measured"]} for v in verified]
+
+
+def before_switch(plan: Any, environment: str) -> Any:
+    """The primary host's measurements before anything changes (the integrity baseline)."""
+
+    @task(task_id="measure_before")
+    def measure(plan: dict[str, Any]) -> dict[str, Any]:
+        result = measure_database(plan["environments"][environment][0])
+        log.info("%s before the release: database %s, tables %s", environment, result["database"], result["tables"])
+        return result
+
+    return measure(plan)

@@ -1,0 +1,335 @@
+"""Roll an environment back: the task group of the release DAGs (automatic) and of the rollback DAG.
+
+    decide_rollback ─> switch_back (every host) ─> rollback_database (primary) ─> verify_rollback (every host)
+                    ─> record_rollback
+
+The seed's process: ``decide_rollback`` freezes the environment, shows the
+decision inputs (the target, whether a code-only rollback is safe for the
+release being left, how many rows were written since its backup) and refuses
+what would be wrong (a target that is not kept, a restore without its
+confirmation). ``switch_back`` is rollback.sh on each host: the atomic switch of
+``current`` backwards, the release left marked bad. The database step then
+undoes the bad release's migrations or restores its pre-release backup, if
+asked. ``verify_rollback`` checks health and version on every host, and
+``record_rollback`` lifts the freeze and records the rollback. A rollback that
+fails keeps the environment frozen.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from typing import Any
+
+from airflow.sdk import TaskGroup, get_current_context, task
+from airflow.sdk.exceptions import AirflowException, AirflowFailException
+
+from laravel_release import config, gates, migrations, plan, remote
+from laravel_release.remote import RemoteScript
+from laravel_release.steps.judge import measure_database
+from laravel_release.steps.prepare import check_connections
+from laravel_release.steps.verify import check_host
+
+log = logging.getLogger(__name__)
+
+MODES = ("code", "migrations", "restore")
+
+
+class RollbackRefused(AirflowFailException):
+    """The rollback cannot be done as asked; nothing was changed. The message says why and what to do."""
+
+
+class RollbackFailed(AirflowException):
+    """The rollback ran but the environment is not verified on the target; it stays frozen."""
+
+
+def confirmation(environment: str) -> str:
+    """What an operator types to confirm a restore (rows written since the backup are lost)."""
+    return f"restore {environment}"
+
+
+def _host(h: config.Host) -> dict[str, Any]:
+    return {"host": h.name, "ssh_conn_id": h.ssh_conn_id, "tools_dir": h.tools, "deploy_path": h.deploy_path}
+
+
+def _status(h: config.Host) -> dict[str, Any]:
+    code, results, err = remote.call(
+        h.ssh_conn_id, h.name, remote.command(h.tools, "status", extra=remote.options(deploy_path=h.deploy_path))
+    )
+    if code != 0 or not results:
+        raise remote.RemoteError(f"{h.name}: status failed with exit {code}: {remote.error_reason(err)}")
+    return results[-1]
+
+
+def resolve_target(wanted: str | None, status: dict[str, Any]) -> dict[str, Any]:
+    """The kept release to go back to: ``wanted`` (a release id or a version), or the previous good one."""
+    kept = [r for r in status["releases"] if not r["live"]]
+    names = ", ".join(f"{r['release']} ({r['version']}{', bad' if r['bad'] else ''})" for r in kept) or "none"
+    if not wanted:
+        found = [r for r in kept if r["release"] == status.get("previous_good")]
+        if not found:
+            raise RollbackRefused(
+                f"there is no previous good release to go back to (live: {status['current']}; kept: {names}). "
+                "Name a kept release as 'target'. Nothing was changed."
+            )
+        return found[0]
+    found = [r for r in kept if wanted in (r["release"], r["version"]) and not r["bad"]]
+    if not found:
+        bad = [r for r in kept if wanted in (r["release"], r["version"]) and r["bad"]]
+        why = "was rolled back from before (marked bad)" if bad else "is not a kept release"
+        if status["current"] and wanted in (status["current"], status["version"]):
+            why = "is the release live now"
+        raise RollbackRefused(f"target {wanted!r} {why}; kept releases: {names}. Nothing was changed.")
+    return found[0]  # releases are listed newest first
+
+
+def migrations_of(h: config.Host, release: str) -> list[migrations.Migration]:
+    """The migrations ``release`` ran here (migrations.log), classified from its own files."""
+    log_text = remote.read_file(h.ssh_conn_id, h.name, f"{h.deploy_path}/.deploy/migrations.log") or ""
+    ran: list[str] = []
+    for line in log_text.splitlines():
+        entry = json.loads(line)
+        if entry.get("release") == release and "migrated" in entry:
+            ran = entry["migrated"]
+    found = []
+    for name in ran:
+        source = remote.read_file(
+            h.ssh_conn_id, h.name, f"{h.deploy_path}/releases/{release}/database/migrations/{name}.php"
+        )
+        found.append(
+            migrations.classify(name, source or "") if source is not None else migrations.Migration(name, "unknown")
+        )
+    return found
+
+
+def rows_since_backup(h: config.Host, backup: dict[str, Any]) -> tuple[int, dict[str, int]]:
+    """Rows a restore of ``backup`` would lose, per table: rows added since (counts then and now) or,
+    where the table has ``updated_at``, rows written since (added or changed), whichever is more."""
+    tables = list(backup.get("tables", {}))
+    cmd = remote.command(
+        h.tools, "measure", extra=remote.options(deploy_path=h.deploy_path, table=tables, since=backup["taken"])
+    )
+    now = measure_database({**_host(h), "commands": {"measure": cmd}})
+    per_table = {
+        t: max(now["tables"].get(t, 0) - then, now.get("written_since", {}).get(t, 0), 0)
+        for t, then in backup.get("tables", {}).items()
+    }
+    return sum(per_table.values()), per_table
+
+
+def rollback_request(params: dict[str, Any]) -> dict[str, Any]:
+    """The rollback DAG's request, from its trigger form."""
+    return {
+        "environment": params["environment"],
+        "target": params.get("target") or None,
+        "mode": params.get("mode") or "code",
+        "reason": params["reason"],
+        "confirm": params.get("confirm") or "",
+        "trigger": "",
+    }
+
+
+@task
+def plan_rollback(**context: Any) -> dict[str, Any]:
+    """The rollback DAG's request, checked: the environment's connections, the scripts on its hosts,
+    and who holds its lock while the rollback runs (``owner``)."""
+    params = context["params"]
+    if params.get("mode") == "restore" and not params.get("confirm"):
+        log.warning("mode restore without 'confirm': only a data-corruption rollback may skip it; expect a refusal")
+    request = rollback_request(params)
+    cfg = config.load()
+    env = cfg.environment(request["environment"])
+    check_connections(cfg, (env.name,))
+    for h in env.hosts:
+        remote.install_tools(h.ssh_conn_id, h.name, h.tools)
+    return {
+        **request,
+        "release_type": "rollback",
+        "version": f"to {request['target'] or 'the previous good release'}",
+        "owner": f"{context['dag'].dag_id}/{context['run_id']}",
+        "environments": {env.name: [_host(h) for h in env.hosts]},
+    }
+
+
+def automatic_request(release_plan: dict[str, Any], verdict: dict[str, Any]) -> dict[str, Any]:
+    """A release's own rollback when a trigger tripped: data corruption restores the backup, anything else
+    goes back by code only."""
+    return {
+        "environment": verdict["environment"],
+        "target": None,
+        "bad_release": release_plan["release"],
+        "mode": "restore" if verdict["trigger"] == "data" else "code",
+        "reason": verdict["text"].splitlines()[0],
+        "confirm": "",
+        "trigger": verdict["trigger"],
+    }
+
+
+@task
+def decide_rollback(
+    request: dict[str, Any] | None = None,
+    release_plan: dict[str, Any] | None = None,
+    verdict: dict[str, Any] | None = None,
+) -> list[dict[str, Any]]:
+    """Freeze the environment, show the decision inputs, refuse what would be wrong; plan each host's steps
+    (a list of rollback targets, primary first, each carrying the decision)."""
+    started = time.time()
+    ctx = get_current_context()
+    if request is None:
+        assert release_plan is not None and verdict is not None
+        request = automatic_request(release_plan, verdict)
+    cfg = config.load()
+    env = cfg.environment(request["environment"])
+    mode = request["mode"]
+    if mode not in MODES:
+        raise RollbackRefused(f"mode {mode!r} is not one of {', '.join(MODES)}. Nothing was changed.")
+    primary = env.primary
+    statuses = {h.name: _status(h) for h in env.hosts}
+    status = statuses[primary.name]
+    if not status["current"]:
+        raise RollbackRefused(f"nothing is live on {primary.name}: there is nothing to roll back. Nothing was changed.")
+    bad = status["current"]
+    if request.get("bad_release") and request["bad_release"] != bad:
+        serving = ", ".join(f"{n} serves {st['current']}" for n, st in statuses.items())
+        raise RollbackRefused(
+            f"{primary.name} does not serve {request['bad_release']} ({serving}): the switch did not happen there "
+            "or someone changed it since, so there is nothing to roll back automatically. Check the hosts and "
+            "use the rollback DAG if needed."
+        )
+    target = resolve_target(request.get("target"), status)
+    for name, st in statuses.items():  # every host must keep the target
+        if not any(r["release"] == target["release"] for r in st["releases"]):
+            raise RollbackRefused(
+                f"{name} does not keep {target['release']}: choose a release every host keeps. Nothing was changed."
+            )
+
+    ran = migrations_of(primary, bad)
+    destructive = [m for m in ran if m.kind != "additive"]
+    backup_text = remote.read_file(
+        primary.ssh_conn_id, primary.name, f"{primary.deploy_path}/.deploy/backups/{bad}.json"
+    )
+    backup = json.loads(backup_text) if backup_text else None
+    lost, per_table = rows_since_backup(primary, backup) if backup else (0, {})
+    if mode == "restore":
+        if not backup:
+            raise RollbackRefused(
+                f"there is no backup taken before {bad} on {primary.name}: use mode code or migrations. "
+                "Nothing was changed."
+            )
+        if request["trigger"] != "data" and request["confirm"] != confirmation(env.name):
+            raise RollbackRefused(
+                f"mode restore replaces the database with the backup taken {backup['taken']} UTC before {bad}: "
+                f"{lost} rows written since would be lost ({per_table}). To go ahead, type "
+                f"'{confirmation(env.name)}' in 'confirm'. Nothing was changed."
+            )
+    owner = f"{ctx['dag'].dag_id}/{ctx['run_id']}"
+    gates._script(_host(primary), "freeze", set=True, reason=f"rollback of {bad}: {request['reason']}", by=owner)
+
+    lines = [
+        f"ROLLBACK of {env.name}: {bad} -> {target['release']} ({target['version']}), mode {mode}",
+        f"why: {request['reason']}",
+        "hosts: " + ", ".join(f"{n} serves {st['current']}" for n, st in statuses.items()),
+        f"migrations {bad} ran: {migrations.describe(ran)}",
+        "a code-only rollback is "
+        + (
+            "SAFE (its migrations only add)"
+            if not destructive
+            else f"NOT SAFE ({len(destructive)} destructive migration(s))"
+        ),
+        f"backup before {bad}: "
+        + (
+            f"taken {backup['taken']} UTC, sha256 {backup['sha256'][:12]}; {lost} rows written since {per_table}"
+            if backup
+            else "none"
+        ),
+    ]
+    if mode == "restore":
+        lines.append(f"RESTORE: the {lost} rows written since the backup are lost")
+    log.warning("\n".join(lines))
+
+    db_cmd = plan.database_rollback_command(env, mode, bad, backup=bad)
+    hosts = [
+        plan.rollback_target(
+            env,
+            h,
+            target["release"],
+            target["version"],
+            ctx["run_id"],
+            request["reason"],
+            db_cmd if h == primary else "",
+        )
+        for h in env.hosts
+    ]
+    decision = {
+        "environment": env.name,
+        "from": bad,
+        "to": target["release"],
+        "version": target["version"],
+        "mode": mode,
+        "reason": request["reason"],
+        "trigger": request["trigger"],
+        "code_only_safe": not destructive,
+        "rows_since_backup": lost,
+        "owner": owner,
+        "started": started,
+    }
+    return [{**h, "decision": decision} for h in hosts]
+
+
+@task(map_index_template="{{ host }}", retries=0)
+def verify_rollback(target: dict[str, Any]) -> dict[str, Any]:
+    """The host serves the rollback's target, healthy (health, version, smoke tests)."""
+    host, checks = target["host"], target["verify"]
+    get_current_context()["host"] = host  # type: ignore[typeddict-unknown-key]
+    problems, probes = check_host(checks["base_url"], checks["version"], checks["smoke_tests"])
+    if problems:
+        raise RollbackFailed(
+            f"{host}: the rollback to {checks['version']} failed verification (the environment stays frozen):\n- "
+            + "\n- ".join(problems)
+        )
+    log.info("%s: serves %s, healthy", host, checks["version"])
+    return {"host": host, "version": checks["version"], "release": target["release"]}
+
+
+@task
+def record_rollback(
+    decided: list[dict[str, Any]], verified: list[dict[str, Any]], fail_run: bool = False
+) -> dict[str, Any]:
+    """Lift the freeze this rollback set, and say what happened (a release's own rollback fails its run)."""
+    decision = decided[0]["decision"]
+    env = config.load().environment(decision["environment"])
+    gates._script(_host(env.primary), "freeze", clear=True, by=decision["owner"])
+    seconds = round(time.time() - decision["started"], 1)
+    record = {**decision, "hosts": sorted(v["host"] for v in verified), "seconds": seconds}
+    log.warning(
+        "ROLLED BACK %s from %s to %s (%s) on %s in %.1f s; freeze lifted",
+        env.name,
+        decision["from"],
+        decision["to"],
+        decision["version"],
+        ", ".join(record["hosts"]),
+        seconds,
+    )
+    if fail_run:
+        raise AirflowFailException(
+            f"{env.name}: the release was rolled back to {decision['version']} in {seconds} s "
+            f"because: {decision['reason']}"
+        )
+    return record
+
+
+def rollback_environment(
+    request: Any = None, release_plan: Any = None, verdict: Any = None, fail_run: bool = False
+) -> tuple[Any, Any]:
+    """The rollback task group's tasks (call inside a TaskGroup named ``rollback``); returns (first, last)."""
+    with TaskGroup("rollback", tooltip="roll the environment back"):
+        decided = decide_rollback(request=request, release_plan=release_plan, verdict=verdict)
+        switch = RemoteScript.partial(
+            task_id="switch_back", step="rollback", retries=0, map_index_template="{{ task.host }}"
+        ).expand(target=decided)
+        database = RemoteScript(task_id="rollback_database", step="database", target=decided, retries=0)
+        verified = verify_rollback.expand(target=decided)
+        record = record_rollback(decided, verified, fail_run=fail_run)  # type: ignore[arg-type]
+        switch >> database >> verified
+    return decided, record
