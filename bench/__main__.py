@@ -7,6 +7,14 @@ deploy_*   continuous load (ab, 8 clients, /api/projects through the production 
 hotfix_*   trigger to production verified, in a real Airflow (standalone, LocalExecutor):
            wall seconds, and the seconds spent in remote commands along the run (for each
            step the slowest host), so Airflow's own share shows.
+rollback_* the rollback DAG (mode code) under the same continuous load: requests served and
+           failed; seconds of work (the rollback's tasks, end to end on the slowest host)
+           and wall seconds (trigger to the previous version verified on every host).
+seed_style_* the seed's procedure on the same hosts under the same load: stop nginx and
+           php-fpm, check out and rebuild the previous tag, restore the dump, start again.
+detect_to_rollback_seconds  a release that trips a trigger in production (the security
+           alarm raised): its switch to the previous release verified, automatically.
+backup_seconds, restore_seconds  backup.sh and restore.sh on a database of 1,000,000 rows.
 
 Figures, not verdicts: nothing here passes or fails.
 """
@@ -24,13 +32,16 @@ import time
 from datetime import datetime
 from pathlib import Path
 
+import yaml
 from airflow_client import client as af
 
+from laravel_release import config
 from laravel_release.client import Airflow
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results.json"
 PORT = 18180
+SANDBOX = Path(os.environ.get("SANDBOX_ROOT", "/var/tmp/zena-sandbox"))
 LOAD_URL = "http://127.0.0.1:8088/api/projects"
 
 
@@ -39,9 +50,15 @@ def sh(*args: str, **kw) -> subprocess.CompletedProcess:
 
 
 def start_airflow() -> tuple[Airflow, dict]:
+    home = Path(tempfile.mkdtemp(prefix="airflow-bench-"))
+    # the sandbox's environment file without the post-release watch: the figures are the release path's
+    data = yaml.safe_load(config.DEFAULT_CONFIG.read_text())
+    data["environments"]["production"]["watch_minutes"] = 0
+    (home / "environments.yaml").write_text(yaml.safe_dump(data))
     env = {
         **{k: v for k, v in os.environ.items() if not k.startswith("AIRFLOW__")},
-        "AIRFLOW_HOME": tempfile.mkdtemp(prefix="airflow-bench-"),
+        "AIRFLOW_HOME": str(home),
+        "LARAVEL_RELEASE_CONFIG": str(home / "environments.yaml"),
         "AIRFLOW__API__PORT": str(PORT),
         "AIRFLOW_URL": f"http://127.0.0.1:{PORT}",
         "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": "18893",
@@ -94,7 +111,7 @@ def timings(api: Airflow, run_id: str, started: float) -> dict[str, float]:
     """Wall time to production verified, and remote time along the run (slowest host of each step)."""
     with api._api() as c:
         tis = af.TaskInstanceApi(c).get_task_instances("release_hotfix", run_id, limit=1000).task_instances
-        verified = max(ti.end_date for ti in tis if ti.task_id == "production.verify_release")
+        verified = max(ti.end_date for ti in tis if ti.task_id == "production.release_verified")
         remote: dict[str, float] = {}
         for ti in tis:
             if ti.operator != "RemoteScript":
@@ -113,6 +130,101 @@ def timings(api: Airflow, run_id: str, started: float) -> dict[str, float]:
         "hotfix_remote_seconds": round(sum(on_path.values()), 2),
         "hotfix_tasks": len({ti.task_id for ti in tis}),
     }
+
+
+def durations(api: Airflow, dag_id: str, run_id: str, prefix: str) -> dict[str, float]:
+    """Seconds each task under ``prefix`` ran (the slowest map index), and when the last one ended."""
+    with api._api() as c:
+        tis = af.TaskInstanceApi(c).get_task_instances(dag_id, run_id, limit=1000).task_instances
+    ran: dict[str, float] = {}
+    for ti in tis:
+        if ti.task_id.startswith(prefix) and ti.start_date and ti.end_date:
+            ran[ti.task_id] = max(ran.get(ti.task_id, 0.0), (ti.end_date - ti.start_date).total_seconds())
+    return ran
+
+
+def task_end(api: Airflow, dag_id: str, run_id: str, task_id: str) -> float:
+    with api._api() as c:
+        tis = af.TaskInstanceApi(c).get_task_instances(dag_id, run_id, limit=1000).task_instances
+    return max(ti.end_date.timestamp() for ti in tis if ti.task_id == task_id)
+
+
+def rollback_figures(api: Airflow) -> dict[str, float]:
+    """The rollback DAG under load, then the seed's procedure under the same load."""
+    api.unpause("rollback")
+    load = Load(LOAD_URL)
+    started = time.time()
+    run_id = api.trigger("rollback", {"environment": "production", "reason": "benchmark of the rollback path"})
+    state = api.wait("rollback", run_id, timeout=600, poll=0.5)
+    served = load.stop()
+    if state != "success":
+        sys.exit(f"bench: rollback ended {state}: {api.task_states('rollback', run_id)}")
+    work = durations(api, "rollback", run_id, "rollback.")
+    figures = {
+        "rollback_requests": served["requests"],
+        "rollback_failed_requests": served["failed"],
+        "rollback_seconds": round(sum(v for k, v in work.items() if k != "rollback.record_rollback"), 2),
+        "rollback_wall_seconds": round(task_end(api, "rollback", run_id, "rollback.verify_rollback") - started, 2),
+    }
+    backup = sorted((SANDBOX / "hosts/production-1/app/.deploy/backups").glob("*.sql.gz"))[-1].name
+    load = Load(LOAD_URL)
+    seconds = sh(str(ROOT / "bench" / "seed_rollback.sh"), str(SANDBOX), "v1.0.0", backup.removesuffix(".sql.gz"))
+    served = load.stop()
+    figures.update(
+        seed_style_rollback_seconds=float(seconds.stdout.strip().splitlines()[-1]),
+        seed_style_requests=served["requests"],
+        seed_style_failed_requests=served["failed"],
+    )
+    return figures
+
+
+def detect_figures(api: Airflow) -> dict[str, float]:
+    """A release that trips a trigger in production: bad release live to previous release verified."""
+    app = SANDBOX / "hosts/production-1/app"
+    alarm = ["runuser", "-u", "deploy", "--", str(app / ".deploy/bin/alarm.sh"), "--deploy-path", str(app)]
+    sh(*alarm, "--raise", "--reason", "benchmark: a critical vulnerability", "--by", "bench")
+    try:
+        run_id = api.trigger("release_hotfix", {"version": "v1.2.0", "reason": "benchmark of the detection path"})
+        api.wait("release_hotfix", run_id, timeout=900, poll=0.5)
+    finally:
+        sh(*alarm, "--clear", "--by", "bench")
+    live = task_end(api, "release_hotfix", run_id, "production.switch_release")
+    back = task_end(api, "release_hotfix", run_id, "production.rollback.verify_rollback")
+    return {"detect_to_rollback_seconds": round(back - live, 2)}
+
+
+def backup_figures() -> dict[str, float]:
+    """backup.sh and restore.sh on a database of 1,000,000 rows (a scratch deploy path on production-1)."""
+    db, app = "zena_bench", SANDBOX / "hosts/production-1/bench"
+    root = ["mariadb", "--no-defaults", f"--socket={SANDBOX}/mariadb/run/mariadb.sock", "-uroot"]
+    sh(
+        *root,
+        "-e",
+        f"DROP DATABASE IF EXISTS {db}; CREATE DATABASE {db}; GRANT ALL ON {db}.* TO zena_production@127.0.0.1",
+    )
+    sh(
+        *root,
+        db,
+        "-e",
+        "CREATE TABLE events (id BIGINT PRIMARY KEY, name VARCHAR(64), payload VARCHAR(255), created_at DATETIME);"
+        "INSERT INTO events SELECT seq, CONCAT('event ', seq), REPEAT('x', 120), NOW() FROM seq_1_to_1000000;",
+    )
+    sh("mkdir", "-p", str(app / "shared"))
+    env = (SANDBOX / "hosts/production-1/app/shared/.env").read_text()
+    (app / "shared/.env").write_text(re.sub(r"(?m)^DB_DATABASE=.*$", f"DB_DATABASE={db}", env))
+    sh("chown", "-R", "deploy:", str(app))
+    tools = SANDBOX / "hosts/production-1/app/.deploy/bin"
+    figures = {}
+    for verb, key in (("backup", "backup_seconds"), ("restore", "restore_seconds")):
+        begun = time.time()
+        sh("runuser", "-u", "deploy", "--", str(tools / f"{verb}.sh"), "--deploy-path", str(app), "--name", "million")
+        figures[key] = round(time.time() - begun, 2)
+    rows = sh(*root, "-N", "-B", db, "-e", "SELECT COUNT(*) FROM events").stdout.strip()
+    if rows != "1000000":
+        sys.exit(f"bench: the restore left {rows} rows, not 1000000")
+    sh(*root, "-e", f"DROP DATABASE {db}")
+    sh("rm", "-rf", str(app))
+    return figures
 
 
 def main() -> None:
@@ -134,6 +246,10 @@ def main() -> None:
             "deploy_p95_ms_during": during["p95_ms"],
             **timings(api, run_id, started),
         }
+        figures.update(rollback_figures(api))  # v1.2.0 -> v1.1.0, then the seed's way to v1.0.0
+        release(api, "v1.1.0")
+        figures.update(detect_figures(api))
+        figures.update(backup_figures())
     finally:
         sh(str(ROOT / "dev" / "airflow.sh"), "stop", env=env)
     results = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}

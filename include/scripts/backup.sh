@@ -36,10 +36,9 @@ db=$(dotenv "$env_file" DB_DATABASE)
 [ -n "$db" ] || die 3 "DB_DATABASE is not set in $env_file"
 
 mkdir -p "$dir"
+[ -w "$dir" ] || die 3 "backup folder $dir is not writable by $(id -un) on $(hostname): no backup was taken, so the migrations do not run"
 defaults=$(db_defaults_file "$env_file")
 trap 'rm -f "$defaults" "$dir/$name.sql.gz.partial"' EXIT
-db_query "$env_file" 'SELECT 1' >/dev/null 2>&1 \
-  || die 4 "database $db does not answer on $(hostname) with the credentials in $env_file: no backup, so no migration"
 
 
 file="$dir/$name.sql.gz"

@@ -294,7 +294,9 @@ def release_environment(plan: dict[str, Any], environment: str | None = None) ->
 def write_signoff_request(plan: dict[str, Any], notes: str, uat_results: Iterable[dict[str, Any]]) -> str:
     """What the approver reads: the version, what it replaces, the release notes, the UAT results."""
     checks = "\n".join(
-        f"- {r['host']}: {r['checks']} checks passed (slowest {r['slowest_ms']} ms)" for r in uat_results
+        f"- {r['host']}: serves {r['version']}, health, version and smoke tests passed; {r['requests']} probe "
+        f"requests, {r['error_rate_percent']:g}% errors, p95 {r['p95_seconds'] * 1000:.0f} ms"
+        for r in uat_results
     )
     return (
         f"Version **{plan['version']}** is live on UAT and passed its checks. Production runs "

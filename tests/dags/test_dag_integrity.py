@@ -198,6 +198,11 @@ def test_every_environment_is_judged_after_the_switch_and_branches_to_its_rollba
             f"{env}.switch_release",
             f"{env}.verify_release",
         }
+        # hosts are judged when the switch failed on some of them, not when none switched
+        switched = dag.get_task(f"{env}.switched")
+        assert switched.upstream_task_ids == {f"{env}.switch_release"}
+        assert switched.trigger_rule == "all_done_min_one_success"
+        assert f"{env}.switch_release" not in dag.get_task(f"{env}.verify_release").upstream_task_ids
         watch = dag.get_task(f"{env}.watch_release")
         assert watch.mode == "reschedule"  # the post-release watch holds no worker slot between checks
         judge = dag.get_task(f"{env}.judge_release")

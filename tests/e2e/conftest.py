@@ -37,6 +37,7 @@ def base_config() -> dict[str, Any]:
     data = yaml.safe_load(config.DEFAULT_CONFIG.read_text())
     data["environments"]["uat"]["signoff"] = {"approvers": ["admin", "alice"], "poll_seconds": 15}
     data["environments"]["production"]["claim_timeout_minutes"] = 30
+    data["environments"]["production"]["watch_minutes"] = 0  # a test that watches sets its own
     data["windows"] = {"maintenance": ALWAYS_OPEN, "major": ALWAYS_OPEN}
     return data
 

@@ -6,6 +6,7 @@ The tests run in order on one sandbox, reset at the start: each begins from what
 from __future__ import annotations
 
 import json
+import subprocess
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -180,6 +181,50 @@ def test_a_frozen_production_holds_a_release_until_the_freeze_is_cleared(api, e2
     assert api.wait("deployment_freeze", clear, timeout=120) == "success"
     assert api.wait("release_maintenance", run_id, timeout=600) == "success"
     assert live_releases(e2e_sandbox) != before
+
+
+def test_a_trigger_that_trips_while_production_is_watched_rolls_it_back(api, configure, e2e_sandbox):
+    def watch_a_minute(data):
+        data["environments"]["production"]["watch_minutes"] = 1
+
+    configure(watch_a_minute)
+    before = live_releases(e2e_sandbox)
+    run_id = api.trigger("release_hotfix", {"version": "v1.2.0", "reason": "rebuild with the patched base image"})
+    watch = "production.watch_release"
+    # the watch frees its worker slot between checks
+    assert wait_for_task(api, "release_hotfix", run_id, watch, ("up_for_reschedule", "success", "failed")) == (
+        "up_for_reschedule"
+    )
+    assert live_releases(e2e_sandbox) != before  # the new release is live and being watched
+    app = e2e_sandbox / "hosts" / "production-1" / "app"
+    alarm = [str(app / ".deploy/bin/alarm.sh"), "--deploy-path", str(app)]
+    raised = subprocess.run(
+        [
+            "runuser",
+            "-u",
+            "deploy",
+            "--",
+            *alarm,
+            "--raise",
+            "--reason",
+            "CVE-2026-4242 found after release",
+            "--by",
+            "scanner",
+        ],
+        capture_output=True,
+        text=True,
+    )
+    assert raised.returncode == 0, raised.stderr
+    try:
+        assert api.wait("release_hotfix", run_id, timeout=300) == "failed"
+    finally:
+        subprocess.run(["runuser", "-u", "deploy", "--", *alarm, "--clear", "--by", "scanner"], check=True)
+    states = api.task_states("release_hotfix", run_id)
+    assert states["production.rollback.record_rollback"] == "failed" and states["finish_release"] != "success"
+    assert "critical security vulnerability: 1 (limit 0)" in api.task_log("release_hotfix", run_id, watch)
+    assert "ROLLED BACK production" in api.task_log("release_hotfix", run_id, "production.rollback.record_rollback")
+    assert live_releases(e2e_sandbox) == before  # back on the release that was live before
+    assert {h: served_version(h) for h in PRODUCTION} == dict.fromkeys(PRODUCTION, "v1.2.0")
 
 
 def test_the_rest_api_refuses_a_malformed_version_before_any_task_runs(api):

@@ -123,3 +123,25 @@ def test_an_unknown_environment_lists_the_known_ones():
         config.ConfigError, match="unknown environment 'prod'; the file defines staging, uat, production"
     ):
         config.load(SHIPPED).environment("prod")
+
+
+def test_verification_settings_and_the_watch(tmp_path):
+    from laravel_release import policy
+
+    cfg = config.load()
+    prod, staging = cfg.environment("production"), cfg.environment("staging")
+    assert prod.probe_paths == ("/", "/api/projects", "/api/health") and prod.probe_seconds == 3
+    assert prod.auth_path == "/api/me" and prod.auth_conn_id == "zena_probe"
+    assert prod.integrity_tables == ("projects",)
+    assert "zena_probe" in cfg.connection_ids(["production"])
+    hotfix = policy.release_type("hotfix")
+    assert prod.watch_seconds(hotfix) == 60 and staging.watch_seconds(hotfix) == 0
+    data = raw()
+    data["environments"]["production"].pop("watch_minutes")
+    data["defaults"].pop("probe")
+    data["defaults"].pop("auth")
+    bare = config.load(write(tmp_path, data))
+    assert bare.environment("production").watch_seconds(policy.release_type("major")) == 60 * 60
+    assert bare.environment("production").probe_seconds == 10  # the default probe
+    assert bare.environment("production").probe_paths == ("/api/health", "/", "/api/projects")  # health + smoke tests
+    assert bare.environment("production").auth_path == ""  # no authentication check configured

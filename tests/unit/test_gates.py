@@ -115,3 +115,15 @@ def test_states_are_compared_by_their_names_whatever_type_they_come_as():
     assert gates._name(DagRunState.RUNNING) == "running"
     assert gates._name(TaskInstanceState.DEFERRED) == "deferred"
     assert gates._name("success") == "success" and gates._name(None) is None
+
+
+def test_the_signoff_request_shows_the_uat_measurements():
+    from laravel_release.gates import write_signoff_request
+
+    uat = [{"host": "uat-1", "version": "v1.2.0", "requests": 812, "error_rate_percent": 0.0, "p95_seconds": 0.0174}]
+    text = write_signoff_request.function({"version": "v1.2.0", "since": "v1.1.0"}, "## v1.2.0\n- change", uat)
+    assert "Version **v1.2.0** is live on UAT" in text and "Production runs **v1.1.0**" in text
+    assert (
+        "- uat-1: serves v1.2.0, health, version and smoke tests passed; 812 probe requests, 0% errors, p95 17 ms"
+        in text
+    )

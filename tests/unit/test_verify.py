@@ -6,7 +6,19 @@ import json
 
 import pytest
 
-from laravel_release.verify import Probe, check_health, check_smoke, check_version
+from laravel_release import policy
+from laravel_release.verify import (
+    Probe,
+    check_health,
+    check_smoke,
+    check_version,
+    degradation_percent,
+    load_summary,
+    measurements,
+    p95,
+    rollback_verdict,
+    rows_lost,
+)
 
 URL = "http://h/api/health"
 
@@ -66,3 +78,114 @@ def test_version_mismatch_says_both_versions():
 )
 def test_smoke(p, status, contains, count):
     assert len(check_smoke(p, status, contains)) == count
+
+
+# ── the rollback triggers ────────────────────────────────────────────────────
+
+
+HEALTHY = {
+    "critical_vulnerabilities": 0,
+    "rows_lost": 0,
+    "p95_degradation_percent": 0.0,
+    "auth_failures": 0,
+    "database_failures": 0,
+    "error_rate_percent": 0.0,
+    "p95_seconds": 0.05,
+}
+
+
+def test_the_policy_holds_the_seeds_seven_triggers():
+    assert [t.name for t in policy.ROLLBACK_TRIGGERS] == [
+        "security",
+        "data",
+        "performance",
+        "authentication",
+        "database",
+        "error_rate",
+        "response_time",
+    ]
+    limits = {t.name: t.limit for t in policy.ROLLBACK_TRIGGERS}
+    assert limits["performance"] == 50 and limits["error_rate"] == 5 and limits["response_time"] == 2
+
+
+@pytest.mark.parametrize(
+    ("changed", "tripped", "words"),
+    [
+        ({}, [], "healthy"),
+        ({"critical_vulnerabilities": 1}, ["security"], "critical security vulnerability: 1 (limit 0)"),
+        ({"rows_lost": 12}, ["data"], "data corruption or loss: 12 rows (limit 0 rows)"),
+        ({"p95_degradation_percent": 50.0}, [], "healthy"),  # at the limit: not over it
+        ({"p95_degradation_percent": 50.1}, ["performance"], "performance degradation over 50%: 50.1%"),
+        ({"auth_failures": 1}, ["authentication"], "user authentication failures: 1"),
+        ({"database_failures": 2}, ["database"], "database connectivity failures: 2 (limit 0)"),
+        ({"error_rate_percent": 5.0}, [], "healthy"),
+        ({"error_rate_percent": 12.5}, ["error_rate"], "error rate over 5%: 12.5% (limit 5%)"),
+        ({"p95_seconds": 2.0}, [], "healthy"),
+        ({"p95_seconds": 2.4}, ["response_time"], "response time over 2 s: 2.4 s (limit 2 s)"),
+        (
+            {"error_rate_percent": 100.0, "p95_seconds": 5.0, "database_failures": 1},
+            ["database", "error_rate", "response_time"],
+            "ROLLBACK TRIGGER database connectivity failures",
+        ),
+    ],
+)
+def test_the_verdict_names_every_trigger_that_tripped_with_its_numbers(changed, tripped, words):
+    verdict = rollback_verdict({**HEALTHY, **changed})
+    assert [name for name, _ in verdict.tripped] == tripped
+    assert verdict.healthy is (not tripped)
+    assert verdict.trigger == (tripped[0] if tripped else "")
+    assert words in verdict.describe()
+
+
+def test_a_failed_verification_is_a_verdict_too():
+    verdict = rollback_verdict({**HEALTHY, "problems": ["health: http://h answered 503"]})
+    assert not verdict.healthy and verdict.trigger == "verification"
+    assert verdict.describe() == "VERIFICATION FAILED health: http://h answered 503"
+
+
+@pytest.mark.parametrize(
+    ("now", "baseline", "percent"),
+    [
+        (0.3, None, 0.0),  # no baseline (first release): not judged
+        (0.009, 0.004, 0.0),  # fast pages: the floor of 100 ms keeps noise from tripping it
+        (0.16, 0.004, 60.0),
+        (0.6, 0.3, 100.0),
+        (0.2, 0.3, 0.0),  # faster is no degradation
+    ],
+)
+def test_degradation_is_judged_against_the_baseline_with_a_floor(now, baseline, percent):
+    assert degradation_percent(now, baseline) == percent
+
+
+def test_p95_and_the_load_summary():
+    assert p95([]) == 0.0
+    assert p95([i / 100 for i in range(1, 101)]) == 0.95
+    probes = [Probe("p", URL, 200, seconds=0.01)] * 18 + [Probe("p", URL, 502), Probe("p", URL, None)]
+    assert load_summary(probes) == {"requests": 20, "errors": 2, "error_rate_percent": 10.0, "p95_seconds": 0.01}
+
+
+def test_rows_lost_counts_missing_tables_and_fewer_rows_but_not_new_ones():
+    assert rows_lost({"projects": 3}, {"projects": 5}) == (0, [])
+    lost, notes = rows_lost({"projects": 3, "users": 10}, {"projects": 1, "users": -1})
+    assert lost == 12 and notes == ["table projects: 3 rows before, 1 after", "table users is missing (had 10 rows)"]
+
+
+def test_measurements_take_the_worst_host_and_the_databases_view():
+    hosts = [
+        {"host": "a", "p95_seconds": 0.05, "baseline_p95_seconds": 0.05, "error_rate_percent": 0.0, "database": "ok"},
+        {
+            "host": "b",
+            "p95_seconds": 0.4,
+            "baseline_p95_seconds": 0.1,
+            "error_rate_percent": 20.0,
+            "database": "error",
+            "auth_failures": 1,
+            "problems": ["health: b answered 503"],
+        },
+    ]
+    after = {"database": "ok", "tables": {"projects": 2}, "security": {"raised": True, "by": "x", "reason": "CVE"}}
+    m = measurements(hosts, {"tables": {"projects": 3}}, after)
+    assert m["p95_seconds"] == 0.4 and m["error_rate_percent"] == 20.0 and m["p95_degradation_percent"] == 300.0
+    assert m["database_failures"] == 1 and m["auth_failures"] == 1 and m["rows_lost"] == 1
+    assert m["critical_vulnerabilities"] == 1 and m["problems"] == ["health: b answered 503"]
+    assert any("CVE" in n for n in m["notes"])

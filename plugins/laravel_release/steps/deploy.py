@@ -3,7 +3,7 @@
     (after the build)  upload_release (and unpack) ──────────────────────────────────┐
     (after the gate)   claim_environment ─> check_hosts ─> measure_before ─┬─> backup_database ─┼─> migrate_database
                                                                        └─> prepare_release ─┘
-      ─> measure_baseline ─> switch_release ─> verify_release ─> watch_release ─> judge_release
+      ─> measure_baseline ─> switch_release ─> switched ─> verify_release ─> watch_release ─> judge_release
            ─┬─> release_verified ─> cleanup_releases ─┬─> release_environment
             └─> rollback.* (steps.rollback) ──────────┘
 

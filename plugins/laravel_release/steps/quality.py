@@ -18,6 +18,7 @@ from __future__ import annotations
 import logging
 import re
 from datetime import UTC, datetime
+from pathlib import PurePosixPath
 from typing import Any
 
 from airflow.sdk import task
@@ -106,7 +107,10 @@ def check_migrations(plan: dict[str, Any], results: list[dict[str, Any]], **cont
     build = plan["build"]
     bundle = build_result(results).get("migrations")
     text = remote.read_file(build["ssh_conn_id"], build["host"], bundle) if bundle else ""
-    found = [migrations.classify(name, source) for name, source in migrations.parse_bundle(text or "").items()]
+    found = [
+        migrations.classify(PurePosixPath(path).stem, source)
+        for path, source in migrations.parse_bundle(text or "").items()
+    ]
     destructive = [m for m in found if m.kind == "destructive"]
     acknowledged = context["params"].get("destructive_migrations")
     summary = migrations.describe(found)

@@ -34,6 +34,7 @@ from laravel_release.steps.verify import check_host
 log = logging.getLogger(__name__)
 
 MODES = ("code", "migrations", "restore")
+BOOKKEEPING_TABLES = ("migrations",)
 
 
 class RollbackRefused(AirflowFailException):
@@ -106,14 +107,15 @@ def migrations_of(h: config.Host, release: str) -> list[migrations.Migration]:
 def rows_since_backup(h: config.Host, backup: dict[str, Any]) -> tuple[int, dict[str, int]]:
     """Rows a restore of ``backup`` would lose, per table: rows added since (counts then and now) or,
     where the table has ``updated_at``, rows written since (added or changed), whichever is more."""
-    tables = list(backup.get("tables", {}))
+    # Laravel's own bookkeeping (the migrations table) is what a restore is meant to put back
+    counted = {t: n for t, n in backup.get("tables", {}).items() if t not in BOOKKEEPING_TABLES}
+    tables = list(counted)
     cmd = remote.command(
         h.tools, "measure", extra=remote.options(deploy_path=h.deploy_path, table=tables, since=backup["taken"])
     )
     now = measure_database({**_host(h), "commands": {"measure": cmd}})
     per_table = {
-        t: max(now["tables"].get(t, 0) - then, now.get("written_since", {}).get(t, 0), 0)
-        for t, then in backup.get("tables", {}).items()
+        t: max(now["tables"].get(t, 0) - then, now.get("written_since", {}).get(t, 0), 0) for t, then in counted.items()
     }
     return sum(per_table.values()), per_table
 

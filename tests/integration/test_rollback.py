@@ -1,0 +1,173 @@
+"""Rollbacks on the sandbox: by hand (the rollback DAG's three modes) and automatic (a trigger trips).
+
+The tests of this module run in order on one sandbox, reset by the first test, as
+successive incidents would: each starts from what the previous one left live.
+"""
+
+from __future__ import annotations
+
+import subprocess
+
+import pytest
+
+from tests.integration.conftest import ROOT, served_version, sql
+
+pytestmark = pytest.mark.integration
+
+PRODUCTION = ("production-1", "production-2")
+
+
+def app_dir(sandbox, host: str = "production-1"):
+    return sandbox / "hosts" / host / "app"
+
+
+def live_on(sandbox, host: str) -> str:
+    return (app_dir(sandbox, host) / "current").readlink().name
+
+
+def as_deploy_user(sandbox, verb: str, *args: str, host: str = "production-1") -> subprocess.CompletedProcess:
+    """A verb script run on a host by its deploy user, as an operator would over SSH."""
+    app = app_dir(sandbox, host)
+    return subprocess.run(
+        ["runuser", "-u", "deploy", "--", str(app / ".deploy/bin" / f"{verb}.sh"), "--deploy-path", str(app), *args],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+
+def projects(sandbox) -> int:
+    return int(sql(sandbox, "SELECT COUNT(*) FROM zena_production.projects"))
+
+
+def write_a_project(sandbox, name: str) -> None:
+    sql(sandbox, f"INSERT INTO zena_production.projects (name, created_at, updated_at) VALUES ('{name}', NOW(), NOW())")
+
+
+def has_status_column(sandbox) -> bool:
+    return sql(sandbox, "SHOW COLUMNS FROM zena_production.projects LIKE 'status'").startswith("status")
+
+
+def bad_releases(sandbox, host: str = "production-1") -> list[str]:
+    path = app_dir(sandbox, host) / ".deploy/bad-releases"
+    return path.read_text().split() if path.exists() else []
+
+
+def rollback(run_dag, **conf):
+    return run_dag("rollback", {"environment": "production", "reason": "incident INC-42 on production", **conf})
+
+
+def assert_untouched(sandbox, before: dict[str, str]) -> None:
+    assert {h: live_on(sandbox, h) for h in PRODUCTION} == before
+    assert not (app_dir(sandbox) / ".deploy/freeze").exists()
+    assert not (app_dir(sandbox) / ".deploy/lock").exists()
+
+
+def test_v1_0_0_then_v1_1_0_go_live(sandbox, run_dag):
+    subprocess.run([str(ROOT / "include/sandbox/target.sh"), "reset"], check=True, capture_output=True)
+    assert subprocess.run([str(ROOT / "include/sandbox/target.sh"), "start"], capture_output=True).returncode == 0
+    for version in ("v1.0.0", "v1.1.0"):
+        run = run_dag("release_hotfix", {"version": version, "reason": "the releases that rollbacks go back to"})
+        assert run.state == "success", (version, run.failed_tasks())
+    assert {h: served_version(h) for h in PRODUCTION} == {h: "v1.1.0" for h in PRODUCTION}
+    assert has_status_column(sandbox) and projects(sandbox) == 3
+    assert "migrations: 2025_02_01_000000_add_status_to_projects_table: additive" in run.log
+
+
+def test_a_restore_without_its_confirmation_is_refused_and_changes_nothing(sandbox, run_dag):
+    before = {h: live_on(sandbox, h) for h in PRODUCTION}
+    write_a_project(sandbox, "Written after v1.1.0")
+    run = rollback(run_dag, mode="restore")
+    assert run.state == "failed" and run.failed_tasks() == ["rollback.decide_rollback"]
+    assert "type 'restore production' in 'confirm'" in run.log
+    assert "1 rows written since would be lost" in run.log
+    assert_untouched(sandbox, before)
+    assert projects(sandbox) == 4
+
+
+def test_a_target_that_is_not_kept_is_refused_with_the_kept_releases(sandbox, run_dag):
+    before = {h: live_on(sandbox, h) for h in PRODUCTION}
+    run = rollback(run_dag, target="v0.9.0")
+    assert run.state == "failed" and run.failed_tasks() == ["rollback.decide_rollback"]
+    assert "target 'v0.9.0' is not a kept release; kept releases: v1.0.0-" in run.log
+    assert_untouched(sandbox, before)
+
+
+def test_mode_migrations_switches_back_then_undoes_the_migrations_and_keeps_new_rows(sandbox, run_dag):
+    bad = live_on(sandbox, "production-1")
+    run = rollback(run_dag, mode="migrations")
+    assert run.state == "success", run.failed_tasks()
+    assert {h: served_version(h) for h in PRODUCTION} == {h: "v1.0.0" for h in PRODUCTION}
+    assert not has_status_column(sandbox)
+    assert projects(sandbox) == 4  # the row written after the release is still there
+    assert sql(sandbox, "SELECT COUNT(*) FROM zena_production.migrations") == "1"
+    assert "a code-only rollback is SAFE (its migrations only add)" in run.log
+    assert "ROLLED BACK production from " + bad in run.log
+    for host in PRODUCTION:
+        assert bad_releases(sandbox, host) == [bad]
+    assert not (app_dir(sandbox) / ".deploy/freeze").exists()  # set during the rollback, lifted after
+    assert '"reason": "rollback of ' + bad in (app_dir(sandbox) / ".deploy/freeze.log").read_text()
+
+
+def test_a_release_rolled_back_from_is_never_a_target_again(sandbox, run_dag):
+    before = {h: live_on(sandbox, h) for h in PRODUCTION}
+    run = rollback(run_dag, target="v1.1.0")
+    assert run.state == "failed"
+    assert "target 'v1.1.0' was rolled back from before (marked bad)" in run.log
+    assert_untouched(sandbox, before)
+
+
+def test_a_security_alarm_rolls_a_release_back_automatically(sandbox, run_dag):
+    raised = as_deploy_user(
+        sandbox, "alarm", "--raise", "--reason", "CVE-2026-1234 in the new upload handler", "--by", "scanner"
+    )
+    assert raised.returncode == 0, raised.stderr
+    try:
+        run = run_dag("release_hotfix", {"version": "v1.2.0", "reason": "ship the welcome page now"})
+    finally:
+        as_deploy_user(sandbox, "alarm", "--clear", "--by", "scanner")
+    assert run.state == "failed"
+    assert run.failed_tasks() == ["production.rollback.record_rollback"]
+    assert run.tasks["staging.release_verified"] == "success"  # staging has no alarm
+    assert "ROLLBACK TRIGGER critical security vulnerability: 1 (limit 0)" in run.log
+    assert "CVE-2026-1234" in run.log
+    assert "production: the release was rolled back to v1.0.0" in run.log
+    assert {h: served_version(h) for h in PRODUCTION} == {h: "v1.0.0" for h in PRODUCTION}
+    assert not (app_dir(sandbox) / ".deploy/lock").exists()
+
+
+def test_a_failed_backup_stops_the_release_before_its_migration(sandbox, run_dag):
+    before = {h: live_on(sandbox, h) for h in PRODUCTION}
+    rows, column = projects(sandbox), has_status_column(sandbox)
+    backups = app_dir(sandbox) / ".deploy/backups"
+    backups.chmod(0o555)  # the deploy user can no longer write a dump
+    try:
+        run = run_dag("release_hotfix", {"version": "v1.2.0", "reason": "ship the welcome page now"})
+    finally:
+        backups.chmod(0o755)
+    assert run.state == "failed"
+    assert run.failed_tasks() == ["production.backup_database"]
+    assert run.tasks["production.migrate_database"] == "upstream_failed"
+    assert "production-1: backup failed with exit 3: backup folder" in run.log
+    assert "no backup was taken, so the migrations do not run" in run.log
+    assert_untouched(sandbox, before)
+    assert (projects(sandbox), has_status_column(sandbox)) == (rows, column)
+
+
+def test_mode_restore_puts_back_the_backup_taken_before_the_bad_release(sandbox, run_dag):
+    # the database v1.2.0 finds (the code-only rollback above left the column v1.2.0 added)
+    rows, column = projects(sandbox), has_status_column(sandbox)
+    run = run_dag("release_hotfix", {"version": "v1.2.0", "reason": "ship the welcome page now"})
+    assert run.state == "success", run.failed_tasks()
+    sql(
+        sandbox, "UPDATE zena_production.projects SET status = 'archived', updated_at = NOW() WHERE name = 'Mobile app'"
+    )
+    write_a_project(sandbox, "Written after v1.2.0")
+    run = rollback(run_dag, mode="restore", confirm="restore production")
+    assert run.state == "success", run.failed_tasks()
+    assert "RESTORE: the 2 rows written since the backup are lost" in run.log  # one added, one changed
+    assert {h: served_version(h) for h in PRODUCTION} == {h: "v1.0.0" for h in PRODUCTION}
+    # the database is the backup's: every row from before v1.2.0, none written after
+    assert (projects(sandbox), has_status_column(sandbox)) == (rows, column)
+    assert sql(sandbox, "SELECT COUNT(*) FROM zena_production.projects WHERE name = 'Written after v1.1.0'") == "1"
+    assert sql(sandbox, "SELECT status FROM zena_production.projects WHERE name = 'Mobile app'") == "active"

@@ -1,0 +1,181 @@
+"""The rollback's verbs against a real host: break-glass rollback, measure, alarm, restore, migrate --rollback."""
+
+from __future__ import annotations
+
+import subprocess
+
+import pytest
+
+from tests.scripts.test_scripts import build, deliver, deploy
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+def private_db(staging_host, sandbox):
+    """A database of its own for the test, named in the scratch host's .env."""
+    db = f"scratch_{staging_host.base[-8:]}"
+    root = f"mariadb --no-defaults --socket={sandbox}/mariadb/run/mariadb.sock -uroot"
+
+    def sql(query: str) -> str:
+        command = [*root.split(), "-N", "-B", db, "-e", query]
+        return subprocess.run(command, check=True, capture_output=True, text=True).stdout.strip()
+
+    subprocess.run(
+        f"{root} -e 'CREATE DATABASE {db}; GRANT ALL ON {db}.* TO zena_staging@127.0.0.1'", shell=True, check=True
+    )
+    staging_host.ssh(f"sed -i 's/^DB_DATABASE=.*/DB_DATABASE={db}/' {staging_host.base}/app/shared/.env")
+    yield sql
+    subprocess.run(f"{root} -e 'DROP DATABASE {db}'", shell=True, check=True)
+
+
+def test_break_glass_rollback_goes_back_to_the_previous_good_release_and_marks_the_bad_one(
+    build_host, staging_host, repository
+):
+    app = f"{staging_host.base}/app"
+    deploy(build_host, staging_host, repository, "v1.0.0", "r1")
+    deploy(build_host, staging_host, repository, "v1.1.0", "r2")
+    dry = staging_host.run("rollback", "--deploy-path", app, "--dry-run")
+    assert dry.code == 0 and dry.json["from"] == "r2" and dry.json["to"] == "r1"
+    assert staging_host.ssh(f"readlink {app}/current").stdout.strip() == "releases/r2"  # nothing changed
+
+    r = staging_host.run("rollback", "--deploy-path", app, "--reason", "Airflow is down and r2 is broken")
+    assert r.code == 0, r.stderr
+    assert r.json["from"] == "r2" and r.json["to"] == "r1" and r.json["version"] == "v1.0.0"
+    assert staging_host.ssh(f"readlink {app}/current").stdout.strip() == "releases/r1"
+    assert staging_host.ssh(f"cat {app}/.deploy/bad-releases").stdout.split() == ["r2"]
+    last = staging_host.ssh(f"tail -n 1 {app}/.deploy/releases.log").stdout
+    assert '"event": "rollback"' in last and '"previous": "r2"' in last
+    status = staging_host.run("status", "--deploy-path", app).json
+    assert [(x["release"], x["bad"]) for x in status["releases"]] == [("r2", True), ("r1", False)]
+
+    # r2 is bad and r1 is live: there is nothing good left to go back to, and r2 is refused
+    again = staging_host.run("rollback", "--deploy-path", app)
+    assert again.code == 3 and "no previous good release is kept" in again.json["error"]
+    to_bad = staging_host.run("rollback", "--deploy-path", app, "--to", "r2")
+    assert to_bad.code == 3 and "marked bad" in to_bad.json["error"]
+    gone = staging_host.run("rollback", "--deploy-path", app, "--to", "r0")
+    assert gone.code == 3 and "not a kept release" in gone.json["error"] and "kept: r2 r1" in gone.json["error"]
+
+
+def test_measure_reads_the_database_and_the_security_alarm(staging_host, private_db):
+    app = f"{staging_host.base}/app"
+    private_db(
+        "CREATE TABLE projects (id INT PRIMARY KEY, updated_at DATETIME);"
+        "INSERT INTO projects VALUES (1, NOW()), (2, '2020-01-01')"
+    )
+    m = staging_host.run(
+        "measure", "--deploy-path", app, "--table", "projects", "--table", "users", "--since", "2025-01-01 00:00:00"
+    )
+    assert m.code == 0, m.stderr
+    assert m.json["database"] == "ok" and m.json["tables"] == {"projects": 2, "users": -1}
+    assert m.json["written_since"] == {"projects": 1} and m.json["security"] == {"raised": False}
+
+    raised = staging_host.run("alarm", "--deploy-path", app, "--raise", "--reason", "CVE-2026-1", "--by", "scanner")
+    assert raised.code == 0 and raised.json["raised"] is True
+    alarm = staging_host.run("measure", "--deploy-path", app).json["security"]
+    assert alarm["raised"] is True and alarm["by"] == "scanner" and alarm["reason"] == "CVE-2026-1"
+    assert staging_host.run("alarm", "--deploy-path", app, "--raise", "--by", "x").code == 2  # no reason
+    assert staging_host.run("alarm", "--deploy-path", app, "--clear", "--by", "ops").json["raised"] is False
+    assert "CVE-2026-1" in staging_host.ssh(f"cat {app}/.deploy/security-alarm.log").stdout
+
+    staging_host.ssh(f"sed -i 's/^DB_PORT=.*/DB_PORT=1/' {app}/shared/.env")
+    down = staging_host.run("measure", "--deploy-path", app, "--table", "projects")
+    assert down.code == 0 and down.json["database"] == "unreachable" and down.json["tables"] == {"projects": -1}
+
+
+def test_restore_puts_back_the_backup_and_drops_tables_created_after_it(staging_host, private_db):
+    app = f"{staging_host.base}/app"
+    private_db("CREATE TABLE projects (id INT PRIMARY KEY, name TEXT); INSERT INTO projects VALUES (1, 'a'), (2, 'b')")
+    backup = staging_host.run("backup", "--deploy-path", app, "--name", "before-r2")
+    assert backup.code == 0, backup.stderr
+    assert backup.json["rows"] == {"projects": 2}
+    assert '"tables": {"projects": 2}' in staging_host.ssh(f"cat {app}/.deploy/backups/before-r2.json").stdout
+    private_db("DELETE FROM projects WHERE id = 1; CREATE TABLE added_later (id INT)")
+
+    r = staging_host.run("restore", "--deploy-path", app, "--name", "before-r2")
+    assert r.code == 0, r.stderr
+    assert r.json["dropped"] == ["added_later"]
+    assert private_db("SELECT GROUP_CONCAT(name ORDER BY id) FROM projects") == "a,b"
+    assert private_db("SHOW TABLES LIKE 'added_later'") == ""
+
+    staging_host.ssh(f"echo 0000 > {app}/.deploy/backups/before-r2.sql.gz.sha256")
+    private_db("DELETE FROM projects WHERE id = 2")
+    bad = staging_host.run("restore", "--deploy-path", app, "--name", "before-r2")
+    assert bad.code == 5 and "does not match its checksum: nothing was restored" in bad.json["error"]
+    assert private_db("SELECT COUNT(*) FROM projects") == "1"  # untouched
+    missing = staging_host.run("restore", "--deploy-path", app, "--name", "never-taken")
+    assert missing.code == 3 and "kept backups: before-r2.sql.gz" in missing.json["error"]
+
+
+def test_migrate_rollback_undoes_exactly_the_batch_the_release_ran(build_host, staging_host, repository, private_db):
+    app = f"{staging_host.base}/app"
+    for tag, release in (("v1.0.0", "r1"), ("v1.1.0", "r2")):
+        assert build(build_host, repository, tag, release).code == 0
+        up = deliver(build_host, staging_host, release)
+        for verb, args in [("release", ["--artifact", up]), ("shared", [])]:
+            assert staging_host.run(verb, "--deploy-path", app, "--release", release, *args).code == 0
+        assert staging_host.run("migrate", "--deploy-path", app, "--release", release).code == 0
+    assert private_db("SHOW COLUMNS FROM projects LIKE 'status'").startswith("status")
+
+    # r1's batch is not the newest: refused, nothing undone
+    wrong = staging_host.run("migrate", "--deploy-path", app, "--release", "r1", "--rollback")
+    assert wrong.code == 3 and "newest migration batch" in wrong.json["error"]
+    r = staging_host.run("migrate", "--deploy-path", app, "--release", "r2", "--rollback")
+    assert r.code == 0, r.stderr
+    assert r.json["rolled_back"] == ["2025_02_01_000000_add_status_to_projects_table"]
+    assert private_db("SHOW COLUMNS FROM projects LIKE 'status'") == ""
+    assert private_db("SELECT COUNT(*) FROM projects") == "3"
+    none = staging_host.run("migrate", "--deploy-path", app, "--release", "r9", "--rollback")
+    assert none.code == 3  # not unpacked here
+
+
+HALF = """<?php
+use Illuminate\\Database\\Migrations\\Migration;
+use Illuminate\\Database\\Schema\\Blueprint;
+use Illuminate\\Support\\Facades\\DB;
+use Illuminate\\Support\\Facades\\Schema;
+
+class AddInvoices extends Migration
+{
+    public function up()
+    {
+        Schema::create('invoices', function (Blueprint $table) { $table->id(); });
+        DB::statement('ALTER TABLE no_such_table ADD COLUMN x INT');
+    }
+
+    public function down()
+    {
+        Schema::dropIfExists('invoices');
+    }
+}
+"""
+
+
+def test_a_migration_that_fails_halfway_leaves_current_alone_and_the_backup_undoes_it(
+    build_host, staging_host, repository, private_db
+):
+    app = f"{staging_host.base}/app"
+    deploy(build_host, staging_host, repository, "v1.0.0", "r1")
+    assert staging_host.run("migrate", "--deploy-path", app, "--release", "r1").code == 0
+    private_db("INSERT INTO projects (name, created_at, updated_at) VALUES ('written before r2', NOW(), NOW())")
+    assert build(build_host, repository, "v1.1.0", "r2").code == 0
+    up = deliver(build_host, staging_host, "r2")
+    for verb, args in [("release", ["--artifact", up]), ("shared", [])]:
+        assert staging_host.run(verb, "--deploy-path", app, "--release", "r2", *args).code == 0
+    migration = f"{app}/releases/r2/database/migrations/2025_03_01_000000_add_invoices.php"
+    staging_host.ssh(f"cat > {migration} <<'EOF'\n{HALF}EOF")
+    assert staging_host.run("backup", "--deploy-path", app, "--name", "r2").code == 0
+
+    failed = staging_host.run("migrate", "--deploy-path", app, "--release", "r2")
+    assert failed.code == 4
+    assert "migration 2025_03_01_000000_add_invoices failed" in failed.json["error"]
+    assert "restore the backup or fix forward" in failed.json["error"]
+    assert staging_host.ssh(f"readlink {app}/current").stdout.strip() == "releases/r1"  # never switched
+    assert private_db("SHOW TABLES LIKE 'invoices'") == "invoices"  # half done: MySQL DDL is not transactional
+
+    restored = staging_host.run("restore", "--deploy-path", app, "--name", "r2")
+    assert restored.code == 0, restored.stderr
+    assert restored.json["dropped"] == ["invoices"]
+    assert private_db("SHOW COLUMNS FROM projects LIKE 'status'") == ""
+    assert private_db("SELECT COUNT(*) FROM projects") == "4"  # the three seeded and the one written before

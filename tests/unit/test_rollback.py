@@ -1,0 +1,93 @@
+"""The rollback's decisions that need no host: the target, the request, the plan of each host."""
+
+from __future__ import annotations
+
+import pytest
+
+from laravel_release import config, plan
+from laravel_release.steps.rollback import RollbackRefused, automatic_request, resolve_target, rollback_request
+
+
+def status(current="r3", previous_good="r2", bad=("r4",)):
+    releases = [
+        {"release": r, "version": v, "live": r == current, "bad": r in bad}
+        for r, v in (("r4", "v1.3.0"), ("r3", "v1.2.0"), ("r2", "v1.1.0"), ("r1", "v1.0.0"))
+    ]
+    return {"current": current, "version": "v1.2.0", "previous_good": previous_good, "releases": releases}
+
+
+def test_the_default_target_is_the_previous_good_release():
+    assert resolve_target(None, status())["release"] == "r2"
+
+
+@pytest.mark.parametrize(("wanted", "release"), [("r1", "r1"), ("v1.0.0", "r1"), ("v1.1.0", "r2")])
+def test_a_target_is_a_kept_release_or_its_version(wanted, release):
+    assert resolve_target(wanted, status())["release"] == release
+
+
+@pytest.mark.parametrize(
+    ("wanted", "words"),
+    [
+        ("r4", "'r4' was rolled back from before (marked bad)"),
+        ("v1.3.0", "was rolled back from before"),
+        ("r3", "'r3' is the release live now"),
+        ("v9.9.9", "'v9.9.9' is not a kept release; kept releases: r4 (v1.3.0, bad), r2 (v1.1.0), r1 (v1.0.0)"),
+    ],
+)
+def test_a_wrong_target_is_refused_with_the_kept_releases(wanted, words):
+    with pytest.raises(RollbackRefused, match="Nothing was changed") as err:
+        resolve_target(wanted, status())
+    assert words in str(err.value)
+
+
+def test_without_a_previous_good_release_the_operator_must_name_one():
+    with pytest.raises(RollbackRefused, match="no previous good release"):
+        resolve_target(None, status(previous_good=""))
+
+
+def test_an_automatic_rollback_restores_only_for_data_corruption():
+    plan_ = {"release": "v1.3.0-x"}
+    verdict = {"environment": "production", "trigger": "error_rate", "text": "ROLLBACK TRIGGER error rate\nmore"}
+    assert automatic_request(plan_, verdict) == {
+        "environment": "production",
+        "target": None,
+        "bad_release": "v1.3.0-x",
+        "mode": "code",
+        "reason": "ROLLBACK TRIGGER error rate",
+        "confirm": "",
+        "trigger": "error_rate",
+    }
+    assert automatic_request(plan_, {**verdict, "trigger": "data"})["mode"] == "restore"
+
+
+def test_the_rollback_dag_request_keeps_what_was_asked():
+    asked = {"environment": "uat", "target": "", "mode": "restore", "reason": "INC-7 on uat", "confirm": "restore uat"}
+    assert rollback_request(asked) == {
+        "environment": "uat",
+        "target": None,
+        "mode": "restore",
+        "reason": "INC-7 on uat",
+        "confirm": "restore uat",
+        "trigger": "",
+    }
+
+
+def test_each_host_switches_back_and_only_the_primary_touches_the_database():
+    cfg = config.load()
+    env = cfg.environment("production")
+    db = plan.database_rollback_command(env, "migrations", "v1.3.0-x")
+    assert db.endswith(
+        "migrate.sh --deploy-path /var/tmp/zena-sandbox/hosts/production-1/app --release v1.3.0-x --rollback"
+    )
+    targets = [
+        plan.rollback_target(env, h, "r2", "v1.1.0", "run 1", "INC-42; rm -rf /", db if h == env.primary else "")
+        for h in env.hosts
+    ]
+    assert [t["commands"]["database"] for t in targets] == [db, "true"]
+    switch = targets[1]["commands"]["rollback"]
+    assert "rollback.sh --deploy-path /var/tmp/zena-sandbox/hosts/production-2/app --to r2" in switch
+    assert "--reason 'INC-42; rm -rf /'" in switch  # every value quoted
+    assert "artisan.sh view:clear cache:clear queue:restart" in switch and "--release r2" in switch
+    assert targets[0]["verify"]["version"] == "v1.1.0"
+    assert plan.database_rollback_command(env, "code", "x") == ""
+    assert "restore.sh" in plan.database_rollback_command(env, "restore", "x", backup="x")
