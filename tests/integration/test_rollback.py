@@ -1,4 +1,5 @@
-"""Rollbacks on the sandbox: by hand (the rollback DAG's three modes) and automatic (a trigger trips).
+"""Rollbacks and faults on the sandbox: by hand (the rollback DAG's three modes), automatic (a trigger
+trips), a failed backup, an upload cut midway and php-fpm down on one production host.
 
 The tests of this module run in order on one sandbox, reset by the first test, as
 successive incidents would: each starts from what the previous one left live.
@@ -6,7 +7,12 @@ successive incidents would: each starts from what the previous one left live.
 
 from __future__ import annotations
 
+import os
+import signal
 import subprocess
+import threading
+import time
+from pathlib import Path
 
 import pytest
 
@@ -171,3 +177,67 @@ def test_mode_restore_puts_back_the_backup_taken_before_the_bad_release(sandbox,
     assert (projects(sandbox), has_status_column(sandbox)) == (rows, column)
     assert sql(sandbox, "SELECT COUNT(*) FROM zena_production.projects WHERE name = 'Written after v1.1.0'") == "1"
     assert sql(sandbox, "SELECT status FROM zena_production.projects WHERE name = 'Mobile app'") == "active"
+
+
+def test_an_upload_cut_midway_leaves_nothing_that_looks_complete_and_a_retry_is_safe(sandbox):
+    from laravel_release import remote
+
+    source = "/var/tmp/zena-sandbox/hosts/build-1/builds/big-upload.bin"
+    target = str(app_dir(sandbox, "staging-1") / ".deploy/uploads/big-upload.bin")
+    made = subprocess.run(
+        ["runuser", "-u", "deploy", "--", "bash", "-c", f"head -c 200000000 /dev/urandom > {source}"], check=False
+    )
+    assert made.returncode == 0
+    before = live_on(sandbox, "staging-1")
+    sshd = int((sandbox / "hosts/staging-1/run/sshd.pid").read_text())
+    partial = Path(target + ".partial")
+    errors: list[Exception] = []
+
+    def upload() -> None:
+        try:
+            remote.transfer("zena_build_1", "zena_staging_1", "staging-1", [(source, target)])
+        except Exception as err:  # what the task would see: the connection dropped
+            errors.append(err)
+
+    worker = threading.Thread(target=upload)
+    worker.start()
+    deadline = time.monotonic() + 120
+    while not (partial.exists() and partial.stat().st_size > 1_000_000) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    subprocess.run(["pkill", "-KILL", "-P", str(sshd)], check=False)  # cut staging-1's SSH sessions
+    worker.join(timeout=120)
+    assert errors, "the upload should have been cut"
+    assert not Path(target).exists()  # only the .partial file, never a complete-looking one
+    assert live_on(sandbox, "staging-1") == before
+
+    size, _ = remote.transfer("zena_build_1", "zena_staging_1", "staging-1", [(source, target)])  # the retry
+    assert size == 200_000_000 and Path(target).stat().st_size == size and not partial.exists()
+    Path(target).unlink()
+    Path(source).unlink()
+
+
+def test_php_fpm_down_on_one_production_host_rolls_the_whole_environment_back(sandbox, run_dag):
+    before = {h: live_on(sandbox, h) for h in PRODUCTION}
+    rows = projects(sandbox)
+    pid = int((sandbox / "hosts/production-2/run/php-fpm.pid").read_text())
+    os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + 30
+    while Path(f"/proc/{pid}").exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    try:
+        run = run_dag("release_hotfix", {"version": "v1.1.0", "reason": "the status column, needed now"})
+    finally:  # php-fpm comes back, as its supervisor would restart it
+        subprocess.run([str(ROOT / "include/sandbox/target.sh"), "start"], check=True, capture_output=True)
+    assert run.state == "failed"
+    assert run.tasks["production.switch_release[0]"] == "success"
+    assert run.tasks["production.switch_release[1]"] == "failed"  # the reload found no php-fpm
+    assert run.tasks["production.rollback.switch_back[0]"] == "success"
+    # both hosts point back at the release they served; production-1 never stopped serving
+    assert {h: live_on(sandbox, h) for h in PRODUCTION} == before
+    assert {h: served_version(h) for h in PRODUCTION} == {h: "v1.0.0" for h in PRODUCTION}
+    assert projects(sandbox) == rows
+    # the rollback could not verify production-2 while php-fpm was down: production stays frozen
+    freeze = app_dir(sandbox) / ".deploy/freeze"
+    assert freeze.exists() and "rollback of v1.1.0-" in freeze.read_text()
+    cleared = as_deploy_user(sandbox, "freeze", "--clear", "--by", "on-call")
+    assert cleared.returncode == 0 and not freeze.exists()

@@ -49,3 +49,48 @@ def test_a_changelog_entry_from_the_release_notes():
     notes = "## v1.2.0 (since v1.1.0)\n\n- Say hello on the home page (abc123, Zena Dev)\n\nTests: OK (5 tests)\n"
     entry = quality.changelog_entry("v1.2.0", notes, datetime(2026, 11, 25, tzinfo=UTC))
     assert entry == ("## [v1.2.0] - 2026-11-25\n\n### Changed\n\n- Say hello on the home page (abc123, Zena Dev)\n")
+
+
+DROP = """=== database/migrations/2026_01_01_000000_drop_legacy_column.php
+<?php
+class DropLegacyColumn extends Migration
+{
+    public function up()
+    {
+        Schema::table('projects', function (Blueprint $table) { $table->dropColumn('legacy'); });
+    }
+}
+=== database/migrations/2026_01_02_000000_create_tags.php
+<?php
+class CreateTags extends Migration
+{
+    public function up() { Schema::create('tags', function (Blueprint $t) { $t->id(); }); }
+}
+"""
+BUILT = [{"verb": "build", "migrations": "/builds/artifacts/r.migrations"}]
+
+
+def check_migrations(monkeypatch, bundle: str, release_type: str, acknowledged: str | None = None):
+    """The gate, with the build host's file read from ``bundle`` (the gate's reading is what is tested)."""
+    monkeypatch.setattr(quality.remote, "read_file", lambda conn, host, path: bundle)
+    plan = {"release_type": release_type, "build": {"ssh_conn_id": "b", "host": "build"}}
+    return quality.check_migrations.function(plan, BUILT, params={"destructive_migrations": acknowledged})
+
+
+def test_a_destructive_migration_stops_a_release_that_is_not_major(monkeypatch):
+    with pytest.raises(quality.QualityGateFailed) as err:
+        check_migrations(monkeypatch, DROP, "feature")
+    said = str(err.value)
+    assert "2026_01_01_000000_drop_legacy_column: destructive (drops a column or table)" in said
+    assert "2026_01_02_000000_create_tags: additive" in said
+    assert "release it as a major release, or trigger again with 'destructive_migrations'" in said
+
+
+def test_a_destructive_migration_passes_with_the_major_type_or_an_acknowledgement(monkeypatch):
+    assert check_migrations(monkeypatch, DROP, "major")["destructive"] == 1
+    acked = check_migrations(monkeypatch, DROP, "hotfix", "expand/contract: nothing reads legacy since v1.3")
+    assert acked["acknowledged"].startswith("expand/contract") and len(acked["migrations"]) == 2
+
+
+def test_no_new_migrations_pass(monkeypatch):
+    assert check_migrations(monkeypatch, "", "hotfix") == {"migrations": [], "destructive": 0, "acknowledged": None}

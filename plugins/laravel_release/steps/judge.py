@@ -67,9 +67,10 @@ def watch_release(plan: Any, environment: str, verified: Any, before: Any, rtype
         if first:
             measured = list(verified)
         else:
-            measured = [measure_host(t, next((v for v in verified if v["host"] == t["host"]), None)) for t in hosts]
-            for m, v in zip(measured, verified, strict=False):  # degradation stays judged against the baseline
-                m["baseline_p95_seconds"] = v.get("baseline_p95_seconds")
+            baselines = {v["host"]: v.get("baseline_p95_seconds") for v in verified}
+            measured = [measure_host(t, None) for t in hosts]
+            for m in measured:  # degradation stays judged against the baseline taken before the switch
+                m["baseline_p95_seconds"] = baselines.get(m["host"])
         verdict = judge(environment, measured, before, measure_database(hosts[0]))
         started = min(v["at"] for v in verified)
         if not verdict["healthy"]:
