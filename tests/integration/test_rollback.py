@@ -179,6 +179,14 @@ def test_mode_restore_puts_back_the_backup_taken_before_the_bad_release(sandbox,
     assert sql(sandbox, "SELECT status FROM zena_production.projects WHERE name = 'Mobile app'") == "active"
 
 
+def cut_sessions(sshd: int) -> None:
+    """Kill every process under an sshd listener: its connections drop, as when a network link does."""
+    children = subprocess.run(["pgrep", "-P", str(sshd)], capture_output=True, text=True).stdout.split()
+    for child in children:
+        cut_sessions(int(child))
+        os.kill(int(child), signal.SIGKILL)
+
+
 def test_an_upload_cut_midway_leaves_nothing_that_looks_complete_and_a_retry_is_safe(sandbox):
     from laravel_release import remote
 
@@ -191,6 +199,8 @@ def test_an_upload_cut_midway_leaves_nothing_that_looks_complete_and_a_retry_is_
     before = live_on(sandbox, "staging-1")
     sshd = int((sandbox / "hosts/staging-1/run/sshd.pid").read_text())
     partial = Path(target + ".partial")
+    for left in (Path(target), partial):
+        left.unlink(missing_ok=True)
     errors: list[Exception] = []
 
     def upload() -> None:
@@ -204,7 +214,8 @@ def test_an_upload_cut_midway_leaves_nothing_that_looks_complete_and_a_retry_is_
     deadline = time.monotonic() + 120
     while not (partial.exists() and partial.stat().st_size > 1_000_000) and time.monotonic() < deadline:
         time.sleep(0.01)
-    subprocess.run(["pkill", "-KILL", "-P", str(sshd)], check=False)  # cut staging-1's SSH sessions
+    assert partial.exists(), "the upload never started"
+    cut_sessions(sshd)
     worker.join(timeout=120)
     assert errors, "the upload should have been cut"
     assert not Path(target).exists()  # only the .partial file, never a complete-looking one
