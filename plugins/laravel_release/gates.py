@@ -150,7 +150,8 @@ def _primary(plan: dict[str, Any], environment: str) -> dict[str, Any]:
     return plan["environments"][environment][0]
 
 
-def _script(target: dict[str, Any], verb: str, **values: Any) -> tuple[int, dict[str, Any], str]:
+def run_verb(target: dict[str, Any], verb: str, **values: Any) -> tuple[int, dict[str, Any], str]:
+    """A verb script whose exit code may be an answer (6: locked) on a host: (exit, its JSON line, stderr)."""
     cmd = remote.command(target["tools_dir"], verb, extra=remote.options(deploy_path=target["deploy_path"], **values))
     code, results, err = remote.call(target["ssh_conn_id"], target["host"], cmd)
     if code not in (0, 6) or not results:
@@ -204,7 +205,7 @@ def claim_environment(plan: Any, environment: str | None, rtype: ReleaseType) ->
         target = _primary(plan, environment)
         # how long to wait for a frozen or locked environment comes from the environment file
         context["task"].timeout = config.load().environment(environment).claim_timeout_minutes * 60
-        _, frozen, _ = _script(target, "freeze")
+        _, frozen, _ = run_verb(target, "freeze")
         freeze = json.loads(frozen["freeze"]) if isinstance(frozen.get("freeze"), str) else frozen.get("freeze")
         reason = context["params"].get("reason")
         verdict = freeze_decision(freeze if frozen.get("frozen") else None, rtype, reason)
@@ -226,7 +227,7 @@ def claim_environment(plan: Any, environment: str | None, rtype: ReleaseType) ->
 
         owner = plan["owner"]
         label = f"{plan['release_type']} {plan['version']}"
-        code, held, _ = _script(target, "lock", owner=owner, by=label)
+        code, held, _ = run_verb(target, "lock", owner=owner, by=label)
         holder = held.get("held_by", "")
         state = _run_state(context["ti"], holder) if code == 6 else None
         decision = lock_decision(code, state)
@@ -239,8 +240,8 @@ def claim_environment(plan: Any, environment: str | None, rtype: ReleaseType) ->
                 held.get("since"),
                 state or "gone",
             )
-            _script(target, "lock", owner=holder, **{"break": True})
-            code, held, _ = _script(target, "lock", owner=owner, by=label)
+            run_verb(target, "lock", owner=holder, **{"break": True})
+            code, held, _ = run_verb(target, "lock", owner=owner, by=label)
             decision = lock_decision(code, "running")
         if decision == "wait":
             log.info(
@@ -267,7 +268,7 @@ def never_backwards(plan: dict[str, Any], target: dict[str, Any]) -> None:
     when two releases waited for one window, the older one ends here, skipped, with the lock given back."""
     live = remote.live_version(target["ssh_conn_id"], target["host"], target["deploy_path"])
     if live and policy.version_key(live) > policy.version_key(plan["version"]):
-        _script(target, "lock", owner=plan["owner"], release=True)
+        run_verb(target, "lock", owner=plan["owner"], release=True)
         raise AirflowSkipException(
             f"superseded: production already runs {live}, newer than {plan['version']}; nothing deployed. "
             "To go back to an older version, use the rollback DAG."
@@ -279,7 +280,7 @@ def release_environment(plan: dict[str, Any], environment: str | None = None) ->
     """Teardown: give the environment's lock back (only this run's lock; runs even when the deploy failed)."""
     environment = environment or plan["environment"]
     target = _primary(plan, environment)
-    code, result, _ = _script(target, "lock", owner=plan["owner"], release=True)
+    code, result, _ = run_verb(target, "lock", owner=plan["owner"], release=True)
     if code == 6:
         log.warning("%s: the lock is held by %s, not by this run: left alone", environment, result.get("held_by"))
     else:
@@ -476,7 +477,7 @@ def set_freeze(**context: Any) -> dict[str, Any]:
         "deploy_path": host.deploy_path,
     }
     if params["action"] == "freeze":
-        _, result, _ = _script(target, "freeze", set=True, reason=params["reason"], by=who)
+        _, result, _ = run_verb(target, "freeze", set=True, reason=params["reason"], by=who)
         log.warning(
             "%s FROZEN by %s: %s. Releases wait until it is cleared; a hotfix passes with its reason.",
             env.name,
@@ -484,6 +485,6 @@ def set_freeze(**context: Any) -> dict[str, Any]:
             params["reason"],
         )
     else:
-        _, result, _ = _script(target, "freeze", clear=True, by=who)
+        _, result, _ = run_verb(target, "freeze", clear=True, by=who)
         log.info("%s: freeze cleared by %s; waiting releases go on", env.name, who)
     return result

@@ -168,6 +168,18 @@ def automatic_request(release_plan: dict[str, Any], verdict: dict[str, Any]) -> 
     }
 
 
+def decision_inputs(
+    primary: config.Host, bad: str
+) -> tuple[list[migrations.Migration], dict[str, Any] | None, int, dict[str, int]]:
+    """What the bad release changed in the database, and what a restore of its backup would cost:
+    its migrations (classified), its pre-release backup, the rows written since (total, per table)."""
+    ran = migrations_of(primary, bad)
+    text = remote.read_file(primary.ssh_conn_id, primary.name, f"{primary.deploy_path}/.deploy/backups/{bad}.json")
+    backup = json.loads(text) if text else None
+    lost, per_table = rows_since_backup(primary, backup) if backup else (0, {})
+    return ran, backup, lost, per_table
+
+
 @task
 def decide_rollback(
     request: dict[str, Any] | None = None,
@@ -206,13 +218,8 @@ def decide_rollback(
                 f"{name} does not keep {target['release']}: choose a release every host keeps. Nothing was changed."
             )
 
-    ran = migrations_of(primary, bad)
+    ran, backup, lost, per_table = decision_inputs(primary, bad)
     destructive = [m for m in ran if m.kind != "additive"]
-    backup_text = remote.read_file(
-        primary.ssh_conn_id, primary.name, f"{primary.deploy_path}/.deploy/backups/{bad}.json"
-    )
-    backup = json.loads(backup_text) if backup_text else None
-    lost, per_table = rows_since_backup(primary, backup) if backup else (0, {})
     if mode == "restore":
         if not backup:
             raise RollbackRefused(
@@ -226,7 +233,7 @@ def decide_rollback(
                 f"'{confirmation(env.name)}' in 'confirm'. Nothing was changed."
             )
     owner = f"{ctx['dag'].dag_id}/{ctx['run_id']}"
-    gates._script(_host(primary), "freeze", set=True, reason=f"rollback of {bad}: {request['reason']}", by=owner)
+    gates.run_verb(_host(primary), "freeze", set=True, reason=f"rollback of {bad}: {request['reason']}", by=owner)
 
     lines = [
         f"ROLLBACK of {env.name}: {bad} -> {target['release']} ({target['version']}), mode {mode}",
@@ -301,7 +308,7 @@ def record_rollback(
     """Lift the freeze this rollback set, and say what happened (a release's own rollback fails its run)."""
     decision = decided[0]["decision"]
     env = config.load().environment(decision["environment"])
-    gates._script(_host(env.primary), "freeze", clear=True, by=decision["owner"])
+    gates.run_verb(_host(env.primary), "freeze", clear=True, by=decision["owner"])
     seconds = round(time.time() - decision["started"], 1)
     record = {**decision, "hosts": sorted(v["host"] for v in verified), "seconds": seconds}
     log.warning(
