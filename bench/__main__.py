@@ -114,8 +114,8 @@ def timings(api: Airflow, run_id: str, started: float) -> dict[str, float]:
         verified = max(ti.end_date for ti in tis if ti.task_id == "production.release_verified")
         remote: dict[str, float] = {}
         for ti in tis:
-            if ti.operator != "RemoteScript":
-                continue
+            if ti.operator != "RemoteScript" or getattr(ti.state, "value", ti.state) != "success":
+                continue  # the rollback group's steps are skipped in a healthy release
             entry = (
                 af.XComApi(c)
                 .get_xcom_entry("release_hotfix", ti.task_id, run_id, "return_value", map_index=ti.map_index)

@@ -22,7 +22,7 @@ for h in "${hosts[@]}"; do
   dir="$app/releases/seed-$tag"
   as_deploy rm -rf "$dir"
   as_deploy mkdir -p "$dir"
-  git -C "$root/repo/zenamanage.git" archive "$tag" | as_deploy tar -x -C "$dir"
+  as_deploy git -C "$root/repo/zenamanage.git" archive "$tag" | as_deploy tar -x -C "$dir"
   (cd "$dir" && as_deploy env COMPOSER_DISABLE_NETWORK=1 HOME=/tmp composer install --no-dev --optimize-autoloader --no-interaction --quiet)
   as_deploy ln -sfn "$app/shared/.env" "$dir/.env"
   as_deploy rm -rf "$dir/storage"
