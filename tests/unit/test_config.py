@@ -128,7 +128,7 @@ def test_an_unknown_environment_lists_the_known_ones():
 def test_verification_settings_and_the_watch(tmp_path):
     from laravel_release import policy
 
-    cfg = config.load()
+    cfg = config.load(SHIPPED)
     prod, staging = cfg.environment("production"), cfg.environment("staging")
     assert prod.probe_paths == ("/", "/api/projects", "/api/health") and prod.probe_seconds == 3
     assert prod.auth_path == "/api/me" and prod.auth_conn_id == "zena_probe"

@@ -73,7 +73,7 @@ def test_the_rollback_dag_request_keeps_what_was_asked():
 
 
 def test_each_host_switches_back_and_only_the_primary_touches_the_database():
-    cfg = config.load()
+    cfg = config.load(config.DEFAULT_CONFIG)
     env = cfg.environment("production")
     db = plan.database_rollback_command(env, "migrations", "v1.3.0-x")
     assert db.endswith(
