@@ -81,8 +81,20 @@ def build_target(cfg: Config, rtype: ReleaseType, version: str, release: str, si
     }
 
 
+def after_switch_command(env: Environment, host: Host, release: str) -> str:
+    """The artisan commands run in ``release`` once it is live ('' when none are configured)."""
+    if not env.after_switch_commands:
+        return ""
+    return remote.command(
+        host.tools,
+        "artisan",
+        *env.after_switch_commands,
+        extra=remote.options(deploy_path=host.deploy_path, release=release),
+    )
+
+
 def switch_command(env: Environment, host: Host, release: str, run_id: str, event: str = "switch") -> str:
-    """Make ``release`` live on one host: used by releases and by rollbacks."""
+    """Make ``release`` live on one host (a rollback switches back with rollback.sh, see ``rollback_target``)."""
     return remote.chain(
         remote.command(
             host.tools,
@@ -91,14 +103,7 @@ def switch_command(env: Environment, host: Host, release: str, run_id: str, even
                 deploy_path=host.deploy_path, release=release, reload=host.reload_command, run_id=run_id, event=event
             ),
         ),
-        remote.command(
-            host.tools,
-            "artisan",
-            *env.after_switch_commands,
-            extra=remote.options(deploy_path=host.deploy_path, release=release),
-        )
-        if env.after_switch_commands
-        else "",
+        after_switch_command(env, host, release),
     )
 
 
@@ -200,16 +205,6 @@ def rollback_target(
             deploy_path=host.deploy_path, to=to, reload=host.reload_command, run_id=run_id, reason=reason
         ),
     )
-    after = (
-        remote.command(
-            host.tools,
-            "artisan",
-            *env.after_switch_commands,
-            extra=remote.options(deploy_path=host.deploy_path, release=to),
-        )
-        if env.after_switch_commands
-        else ""
-    )
     return {
         "host": host.name,
         "environment": env.name,
@@ -218,7 +213,10 @@ def rollback_target(
         "ssh_conn_id": host.ssh_conn_id,
         "tools_dir": host.tools,
         "release": to,
-        "commands": {"rollback": remote.chain(switch, after), "database": database or "true"},
+        "commands": {
+            "rollback": remote.chain(switch, after_switch_command(env, host, to)),
+            "database": database or "true",
+        },
         "timeouts": STEP_TIMEOUTS,
         "verify": verify_settings(env, host, version),
     }

@@ -20,17 +20,12 @@ from typing import Any
 import requests
 from airflow.providers.http.hooks.http import HttpHook
 from airflow.sdk import BaseHook, Connection, get_current_context, task
-from airflow.sdk.exceptions import AirflowException
 
 from laravel_release import verify
 
 log = logging.getLogger(__name__)
 
 HEALTH_ATTEMPTS = 3  # a host that just reloaded gets three chances, a second apart
-
-
-class VerificationFailed(AirflowException):
-    """The release is live but not healthy; the message lists every problem found."""
 
 
 class BaseUrlHttpHook(HttpHook):
