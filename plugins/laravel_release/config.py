@@ -9,7 +9,7 @@ names the file and the key that is wrong.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -93,6 +93,71 @@ _ENV_SETTINGS = {
     "integrity_tables": {"type": "array", "items": {"type": "string", "pattern": r"^[A-Za-z0-9_]+$"}},
     # how long the rollback triggers are watched after the release (production: the policy's by default)
     "watch_minutes": {"type": "number", "minimum": 0},
+    # where this environment's announcements go (see "notifications"), and who is e-mailed
+    "notify": {"type": "array", "uniqueItems": True, "items": {"enum": ["slack", "email", "statuspage"]}},
+    "stakeholders": {"type": "array", "items": {"type": "string", "pattern": r"^[^@\s]+@[^@\s]+$"}},
+}
+_EMAILS = {"type": "array", "items": {"type": "string", "pattern": r"^[^@\s]+@[^@\s]+$"}}
+_NOTIFICATIONS = {
+    "type": "object",
+    "additionalProperties": False,
+    "properties": {
+        # an Airflow connection of type slackwebhook (incoming webhook) or slack (API token)
+        "slack": {
+            "type": "object",
+            "additionalProperties": False,
+            "required": ["conn_id"],
+            "properties": {
+                "conn_id": _NAME,
+                "alerts_channel": {"type": "string", "minLength": 2},
+                "releases_channel": {"type": "string", "minLength": 2},
+            },
+        },
+        # an Airflow connection of type smtp
+        "email": {
+            "type": "object",
+            "additionalProperties": False,
+            "required": ["conn_id", "from"],
+            "properties": {"conn_id": _NAME, "from": {"type": "string", "pattern": r"^[^@\s]+@[^@\s]+$"}},
+        },
+        # Atlassian Statuspage (REST API v1): an http connection whose password is the API key
+        "statuspage": {
+            "type": "object",
+            "additionalProperties": False,
+            "required": ["conn_id", "page_id", "component_id"],
+            "properties": {
+                "conn_id": _NAME,
+                "page_id": {"type": "string", "pattern": r"^[A-Za-z0-9]+$"},
+                "component_id": {"type": "string", "pattern": r"^[A-Za-z0-9]+$"},
+            },
+        },
+        "attempts": {"type": "integer", "minimum": 1, "maximum": 10},
+        # who hears of an incident, and after how long it is still unresolved
+        "escalation": {
+            "type": "object",
+            "additionalProperties": False,
+            "required": ["levels"],
+            "properties": {
+                "poll_seconds": {"type": "number", "minimum": 1},
+                "levels": {
+                    "type": "array",
+                    "minItems": 1,
+                    "maxItems": 5,
+                    "items": {
+                        "type": "object",
+                        "additionalProperties": False,
+                        "required": ["name", "after_minutes"],
+                        "properties": {
+                            "name": {"type": "string", "minLength": 1},
+                            "after_minutes": {"type": "number", "minimum": 0},
+                            "slack": {"type": "array", "items": {"type": "string", "minLength": 2}},
+                            "email": _EMAILS,
+                        },
+                    },
+                },
+            },
+        },
+    },
 }
 _WINDOW = {
     "type": "object",
@@ -136,6 +201,7 @@ SCHEMA: dict[str, Any] = {
             "properties": {name: _WINDOW for name in RELEASE_TYPE_NAMES},
         },
         "defaults": {"type": "object", "additionalProperties": False, "properties": _ENV_SETTINGS},
+        "notifications": _NOTIFICATIONS,
         "environments": {
             "type": "object",
             "additionalProperties": False,
@@ -186,6 +252,8 @@ DEFAULTS: dict[str, Any] = {
     "claim_timeout_minutes": 240,
     "probe": {},
     "integrity_tables": [],
+    "notify": None,  # every configured channel (the status page: production only)
+    "stakeholders": [],
 }
 PROBE_DEFAULTS = {"seconds": 10.0, "concurrency": 2}
 
@@ -236,6 +304,8 @@ class Environment:
     auth_conn_id: str = ""
     integrity_tables: tuple[str, ...] = ()
     watch_minutes: float | None = None  # None: the release type's policy in production, 0 elsewhere
+    notify: tuple[str, ...] = ()  # the channels of this environment's announcements
+    stakeholders: tuple[str, ...] = ()  # e-mailed the announcements (when notify has email)
 
     def watch_seconds(self, rtype: ReleaseType) -> float:
         if self.watch_minutes is not None:
@@ -264,6 +334,41 @@ class Build:
 
 
 @dataclass(frozen=True)
+class Level:
+    """One level of the escalation matrix: who hears of an incident still unresolved after ``after_minutes``."""
+
+    number: int
+    name: str
+    after_minutes: float
+    slack: tuple[str, ...] = ()
+    email: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Notifications:
+    """Where messages go (empty ids: that channel is not configured) and the escalation matrix."""
+
+    slack_conn_id: str = ""
+    alerts_channel: str = "#alerts"
+    releases_channel: str = "#releases"
+    email_conn_id: str = ""
+    email_from: str = ""
+    statuspage_conn_id: str = ""
+    statuspage_page_id: str = ""
+    statuspage_component_id: str = ""
+    attempts: int = 3
+    escalation: tuple[Level, ...] = ()
+    escalation_poll_seconds: float = 60.0
+
+    def connection_ids(self) -> list[str]:
+        return [c for c in (self.slack_conn_id, self.email_conn_id, self.statuspage_conn_id) if c]
+
+    def configured(self, channel: str) -> bool:
+        conn_ids = {"slack": self.slack_conn_id, "email": self.email_conn_id, "statuspage": self.statuspage_conn_id}
+        return bool(conn_ids[channel])
+
+
+@dataclass(frozen=True)
 class Config:
     source: str
     app_name: str
@@ -271,6 +376,7 @@ class Config:
     build: Build
     environments: dict[str, Environment]
     windows: dict[str, Window] = field(default_factory=dict)
+    notifications: Notifications = field(default_factory=Notifications)
 
     def window(self, rtype: ReleaseType) -> Window | None:
         """The release window of a type: the file's override, or the policy's."""
@@ -344,8 +450,21 @@ def parse(data: Any, source: str) -> Config:
             auth_conn_id=raw.get("auth", {}).get("conn_id", ""),
             integrity_tables=tuple(raw["integrity_tables"]),
             watch_minutes=raw.get("watch_minutes"),
+            notify=tuple(raw["notify"] or ()),
+            stakeholders=tuple(raw["stakeholders"]),
         )
     build = data["build"]
+    notifications = parse_notifications(data.get("notifications", {}), source)
+    for name, env in environments.items():
+        if data["environments"][name].get("notify", data.get("defaults", {}).get("notify")) is None:
+            channels = ("slack", "email") + (("statuspage",) if name == "production" else ())
+            env = environments[name] = replace(env, notify=tuple(c for c in channels if notifications.configured(c)))
+        for channel in env.notify:
+            if not notifications.configured(channel):
+                raise ConfigError(
+                    f"{source}: key environments.{env.name}.notify: {channel} is not configured under "
+                    f"notifications.{channel}: configure it or remove it from the list"
+                )
     return Config(
         source=source,
         app_name=data["app"]["name"],
@@ -364,6 +483,53 @@ def parse(data: Any, source: str) -> Config:
             name: Window(weekdays=tuple(w["weekdays"]), start=w["start"], hours=w["hours"])
             for name, w in data.get("windows", {}).items()
         },
+        notifications=notifications,
+    )
+
+
+def parse_notifications(raw: dict[str, Any], source: str) -> Notifications:
+    slack, email, page = raw.get("slack", {}), raw.get("email", {}), raw.get("statuspage", {})
+    escalation = raw.get("escalation", {})
+    levels = tuple(
+        Level(
+            number=i,
+            name=lv["name"],
+            after_minutes=lv["after_minutes"],
+            slack=tuple(lv.get("slack", ())),
+            email=tuple(lv.get("email", ())),
+        )
+        for i, lv in enumerate(escalation.get("levels", []), start=1)
+    )
+    for earlier, later in zip(levels, levels[1:], strict=False):
+        if later.after_minutes <= earlier.after_minutes:
+            raise ConfigError(
+                f"{source}: key notifications.escalation.levels[{later.number - 1}].after_minutes: level "
+                f"{later.number} ({later.name}) must come later than level {earlier.number} "
+                f"({earlier.after_minutes:g} min)"
+            )
+    for lv in levels:
+        if lv.slack and not slack:
+            raise ConfigError(
+                f"{source}: key notifications.escalation: level {lv.number} names Slack recipients "
+                "but notifications.slack is not configured"
+            )
+        if lv.email and not email:
+            raise ConfigError(
+                f"{source}: key notifications.escalation: level {lv.number} names e-mail recipients "
+                "but notifications.email is not configured"
+            )
+    return Notifications(
+        slack_conn_id=slack.get("conn_id", ""),
+        alerts_channel=slack.get("alerts_channel", "#alerts"),
+        releases_channel=slack.get("releases_channel", "#releases"),
+        email_conn_id=email.get("conn_id", ""),
+        email_from=email.get("from", ""),
+        statuspage_conn_id=page.get("conn_id", ""),
+        statuspage_page_id=page.get("page_id", ""),
+        statuspage_component_id=page.get("component_id", ""),
+        attempts=raw.get("attempts", 3),
+        escalation=levels,
+        escalation_poll_seconds=escalation.get("poll_seconds", 60.0),
     )
 
 

@@ -4,6 +4,7 @@
                                           ├─> write_release_notes                          │
                                           └─> quality gates ───────────────────────────────┴─> wait_for_window
                                                                                  ─> production ─> finish_release
+                                                                  (gates passed) ─> announce_release
 
 Each stage is the task group of ``steps.deploy`` (its build is distributed to
 every stage at once; going live waits for the previous stage). A type whose
@@ -21,6 +22,7 @@ from airflow.sdk import DAG, Param
 
 from laravel_release import gates, policy
 from laravel_release.config import ENVIRONMENTS
+from laravel_release.steps.announce import announce_release
 from laravel_release.steps.build import build_release
 from laravel_release.steps.deploy import deploy_environment
 from laravel_release.steps.finish import finish_release
@@ -113,6 +115,7 @@ def release_dag(name: str, doc_md: str | None = None) -> DAG:
                     gates.uat_signoff(rtype, plan, notes, previous) >> ready
                 previous = gates.WaitForWindow(task_id="wait_for_window", release_type=rtype.name)
                 [ready, *gates_passed] >> previous
+                [ready, *gates_passed] >> announce_release(plan)  # type: ignore[arg-type]
             previous = deploy_environment(plan, stage, built=build, previous=previous, rtype=rtype)
         finish_release(plan, previous)  # type: ignore[arg-type]
     return dag

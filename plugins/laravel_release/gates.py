@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -257,7 +258,8 @@ def claim_environment(plan: Any, environment: str | None, rtype: ReleaseType) ->
         if environment == "production" and plan["release_type"] != policy.ROLLBACK.name:
             never_backwards(plan, target)
         return PokeReturnValue(
-            is_done=True, xcom_value={"owner": owner, "freeze_passed": freeze if verdict == "pass" else None}
+            is_done=True,
+            xcom_value={"owner": owner, "freeze_passed": freeze if verdict == "pass" else None, "at": time.time()},
         )
 
     return claim(plan)

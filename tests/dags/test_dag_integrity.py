@@ -187,7 +187,14 @@ def test_migrations_wait_for_the_backup_and_the_switch_for_migrations(dagbag, da
     assert "production.release_verified" in dag.get_task("finish_release").upstream_task_ids
 
 
-ROLLBACK_GROUP = {"decide_rollback", "switch_back", "rollback_database", "verify_rollback", "record_rollback"}
+ROLLBACK_GROUP = {
+    "decide_rollback",
+    "switch_back",
+    "rollback_database",
+    "verify_rollback",
+    "record_rollback",
+    "escalate",
+}
 
 
 @pytest.mark.parametrize("dag_id", RELEASE_DAGS)
@@ -214,6 +221,30 @@ def test_every_environment_is_judged_after_the_switch_and_branches_to_its_rollba
         assert {f"{env}.cleanup_releases", f"{env}.rollback.record_rollback"} <= dag.get_task(
             f"{env}.release_environment"
         ).upstream_task_ids
+        # an unresolved incident escalates once the rollback has ended, whatever its outcome
+        escalate = dag.get_task(f"{env}.rollback.escalate")
+        assert escalate.upstream_task_ids == {f"{env}.rollback.record_rollback"}
+        assert escalate.trigger_rule == "none_skipped"
+
+
+@pytest.mark.parametrize("dag_id", RELEASE_DAGS)
+def test_each_stage_announces_its_start_and_its_outcome_and_production_its_window(dagbag, dag_id):
+    dag = dagbag.dags[dag_id]
+    for env in policy.RELEASE_TYPES[dag_id.removeprefix("release_")].stages:
+        assert dag.get_task(f"{env}.announce_started").upstream_task_ids == {f"{env}.claim_environment", "plan_release"}
+        finished = dag.get_task(f"{env}.announce_finished")
+        assert finished.upstream_task_ids == {
+            f"{env}.cleanup_releases",
+            f"{env}.rollback.record_rollback",
+            "plan_release",
+        }
+        assert finished.trigger_rule == "all_done"
+        # an announcement never holds anything up
+        assert not dag.get_task(f"{env}.announce_started").downstream_task_ids
+        assert not finished.downstream_task_ids
+    announce = dag.get_task("announce_release")
+    assert announce.upstream_task_ids - {"plan_release"} == dag.get_task("wait_for_window").upstream_task_ids
+    assert not announce.downstream_task_ids
 
 
 def test_the_rollback_dag_is_the_same_task_group_inside_its_own_lock(dagbag):

@@ -13,7 +13,10 @@ from pathlib import Path
 import pytest
 import yaml
 
+from tests.inbox import Inbox
+
 ROOT = Path(__file__).resolve().parents[2]
+STAKEHOLDERS = ["product@zm.test", "support@zm.test"]
 HOSTS = {"staging-1": 8081, "uat-1": 8082, "production-1": 8083, "production-2": 8084}
 
 
@@ -27,12 +30,26 @@ class Run:
         return sorted(t for t, s in self.tasks.items() if s == "failed")
 
 
+@pytest.fixture(scope="session")
+def inbox():
+    """Local stand-ins for Slack, Statuspage and a mail server (tests/inbox.py), their connections set."""
+    box = Inbox()
+    with pytest.MonkeyPatch.context() as mp:
+        for name, value in box.connections().items():
+            mp.setenv(name, value)
+        yield box
+    box.close()
+
+
 @pytest.fixture(scope="session", autouse=True)
-def no_watch(tmp_path_factory):
+def no_watch(tmp_path_factory, inbox):
     """The sandbox's environment file without the post-release watch: ``dag.test()`` runs a
-    reschedule sensor once only (the watch is tested against a real scheduler, in tests/e2e)."""
+    reschedule sensor once only (the watch is tested against a real scheduler, in tests/e2e).
+    Its messages go to the inbox: production is announced on every channel, to its stakeholders."""
     data = yaml.safe_load((ROOT / "include" / "config" / "environments.yaml").read_text())
     data["environments"]["production"]["watch_minutes"] = 0
+    data["notifications"] = Inbox.notifications()
+    data["environments"]["production"]["stakeholders"] = STAKEHOLDERS
     path = tmp_path_factory.mktemp("config") / "environments.yaml"
     path.write_text(yaml.safe_dump(data))
     with pytest.MonkeyPatch.context() as mp:

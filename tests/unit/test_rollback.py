@@ -54,6 +54,7 @@ def test_an_automatic_rollback_restores_only_for_data_corruption():
         "bad_release": "v1.3.0-x",
         "mode": "code",
         "reason": "ROLLBACK TRIGGER error rate",
+        "trigger_text": "ROLLBACK TRIGGER error rate\nmore",  # every trigger that tripped, for the incident
         "confirm": "",
         "trigger": "error_rate",
     }

@@ -5,7 +5,8 @@
                                                                        └─> prepare_release ─┘
       ─> measure_baseline ─> switch_release ─> switched ─> verify_release ─> watch_release ─> judge_release
            ─┬─> release_verified ─> cleanup_releases ─┬─> release_environment
-            └─> rollback.* (steps.rollback) ──────────┘
+            └─> rollback.* (steps.rollback) ──────────┴─> announce_finished
+    claim_environment ─> announce_started
 
 ``claim_environment`` (setup) waits while the environment is frozen or locked
 by another run, then takes its lock; ``release_environment`` (teardown) gives
@@ -36,7 +37,7 @@ from airflow.sdk import TaskGroup, get_current_context, task
 from laravel_release import gates, remote
 from laravel_release.policy import ReleaseType
 from laravel_release.remote import RemoteScript
-from laravel_release.steps import judge
+from laravel_release.steps import announce, judge
 from laravel_release.steps.rollback import rollback_environment
 from laravel_release.steps.switch import go_live
 
@@ -101,6 +102,8 @@ def deploy_environment(plan: Any, env: str, built: Any, previous: Any, rtype: Re
         judge.judge_release(watch, env) >> [verified, rollback]  # type: ignore[arg-type]
         cleanup = on_each_host("cleanup_releases", "cleanup", hosts, retries=1)
         built >> upload >> prepare
+        claim >> announce.announce_started(plan, env)
+        [cleanup, rolled_back] >> announce.announce_finished(plan, env)
         previous >> claim >> checks >> before >> [backup, prepare]
         [prepare, backup] >> migrate >> baseline
         verified >> cleanup

@@ -20,13 +20,38 @@ class RequestError(ValueError):
     """The trigger asked for something that cannot be released; nothing was changed."""
 
 
-def check_connections(cfg: config.Config, environments: tuple[str, ...]) -> None:
+def missing_connections(conn_ids: list[str]) -> list[str]:
     missing = []
-    for conn_id in cfg.connection_ids(environments):
+    for conn_id in conn_ids:
         try:
             BaseHook.get_connection(conn_id)
         except AirflowNotFoundException:
             missing.append(conn_id)
+    return missing
+
+
+def check_notifications(cfg: config.Config) -> list[str]:
+    """The notification connections the file names and Airflow does not have (an incident needs them)."""
+    missing = missing_connections(cfg.notifications.connection_ids())
+    if missing:
+        log.error(
+            "notification connection(s) %s named in %s (notifications) do not exist: incidents and announcements "
+            "would not reach anyone. Create them (airflow connections add, or AIRFLOW_CONN_%s) or remove the "
+            "channel from the file.",
+            ", ".join(missing),
+            cfg.source,
+            missing[0].upper(),
+        )
+    return missing
+
+
+def check_connections(cfg: config.Config, environments: tuple[str, ...], notifications: bool = True) -> None:
+    """Every connection the run needs exists; a release also needs its notification channels' (a rollback
+    only warns: it must never wait for Slack)."""
+    missing = missing_connections(cfg.connection_ids(environments))
+    missing += check_notifications(cfg) if notifications else []
+    if notifications is False:
+        check_notifications(cfg)
     if missing:
         raise RequestError(
             f"Airflow connection(s) {', '.join(missing)} named in {cfg.source} do not exist: create them "

@@ -1,7 +1,7 @@
 """Roll an environment back: the task group of the release DAGs (automatic) and of the rollback DAG.
 
     decide_rollback ─> switch_back (every host) ─> rollback_database (primary) ─> verify_rollback (every host)
-                    ─> record_rollback
+                    ─> record_rollback ─> escalate (steps.announce: the escalation matrix, while unresolved)
 
 The seed's process: ``decide_rollback`` freezes the environment, shows the
 decision inputs (the target, whether a code-only rollback is safe for the
@@ -12,7 +12,8 @@ confirmation). ``switch_back`` is rollback.sh on each host: the atomic switch of
 undoes the bad release's migrations or restores its pre-release backup, if
 asked. ``verify_rollback`` checks health and version on every host, and
 ``record_rollback`` lifts the freeze and records the rollback. A rollback that
-fails keeps the environment frozen.
+fails keeps the environment frozen. The incident is announced when it is
+decided and its resolution when it is recorded (notify.py).
 """
 
 from __future__ import annotations
@@ -25,8 +26,9 @@ from typing import Any
 from airflow.sdk import TaskGroup, get_current_context, task
 from airflow.sdk.exceptions import AirflowException, AirflowFailException
 
-from laravel_release import config, gates, migrations, plan, remote
+from laravel_release import config, gates, migrations, notify, plan, remote
 from laravel_release.remote import RemoteScript
+from laravel_release.steps import announce
 from laravel_release.steps.judge import measure_database
 from laravel_release.steps.prepare import check_connections
 from laravel_release.steps.verify import check_host
@@ -142,7 +144,7 @@ def plan_rollback(**context: Any) -> dict[str, Any]:
     request = rollback_request(params)
     cfg = config.load()
     env = cfg.environment(request["environment"])
-    check_connections(cfg, (env.name,))
+    check_connections(cfg, (env.name,), notifications=False)
     for h in env.hosts:
         remote.install_tools(h.ssh_conn_id, h.name, h.tools)
     return {
@@ -163,6 +165,7 @@ def automatic_request(release_plan: dict[str, Any], verdict: dict[str, Any]) -> 
         "bad_release": release_plan["release"],
         "mode": "restore" if verdict["trigger"] == "data" else "code",
         "reason": verdict["text"].splitlines()[0],
+        "trigger_text": verdict["text"],
         "confirm": "",
         "trigger": verdict["trigger"],
     }
@@ -283,7 +286,26 @@ def decide_rollback(
         "owner": owner,
         "started": started,
     }
+    if request.get("trigger_text"):
+        decision["trigger_text"] = request["trigger_text"]
+    decision["statuspage_incident"] = announce_incident(cfg, decision, ctx)
     return [{**h, "decision": decision} for h in hosts]
+
+
+def announce_incident(cfg: config.Config, decision: dict[str, Any], context: Any) -> str:
+    """The incident message, to the environment's channels and the escalation matrix's first level;
+    returns the status page incident's id ("" without one)."""
+    first = notify.due_levels(cfg.notifications.escalation, 0, 0)
+    recipients = notify.Recipients(
+        slack=[r for lv in first for r in lv.slack], email=[r for lv in first for r in lv.email]
+    )
+    message = notify.incident(cfg.app_name, decision, announce.link(context))
+    channels = list(dict.fromkeys(["slack", *cfg.environment(decision["environment"]).notify]))
+    env = cfg.environment(decision["environment"])
+    sent = notify.deliver(
+        cfg.notifications, message, channels, context, email_to=list(env.stakeholders), recipients=recipients
+    )
+    return str(sent.get("statuspage_incident", ""))
 
 
 @task(map_index_template="{{ host }}", retries=0)
@@ -307,10 +329,16 @@ def record_rollback(
 ) -> dict[str, Any]:
     """Lift the freeze this rollback set, and say what happened (a release's own rollback fails its run)."""
     decision = decided[0]["decision"]
-    env = config.load().environment(decision["environment"])
+    cfg = config.load()
+    env = cfg.environment(decision["environment"])
     gates.run_verb(_host(env.primary), "freeze", clear=True, by=decision["owner"])
     seconds = round(time.time() - decision["started"], 1)
     record = {**decision, "hosts": sorted(v["host"] for v in verified), "seconds": seconds}
+    ctx = get_current_context()
+    ctx["ti"].xcom_push(key="rollback", value=record)  # kept when the run is failed below
+    message = notify.resolved(cfg.app_name, decision, seconds, record["hosts"], announce.link(ctx))
+    channels = list(dict.fromkeys(["slack", *env.notify]))
+    announce.send(cfg, message, ctx, incident_id=decision.get("statuspage_incident", ""), channels=channels)
     log.warning(
         "ROLLED BACK %s from %s to %s (%s) on %s in %.1f s; freeze lifted",
         env.name,
@@ -341,4 +369,5 @@ def rollback_environment(
         verified = verify_rollback.expand(target=decided)
         record = record_rollback(decided, verified, fail_run=fail_run)  # type: ignore[arg-type]
         switch >> database >> verified
+        record >> announce.escalate(decided)
     return decided, record
