@@ -1,20 +1,68 @@
 #!/usr/bin/env bash
-# Airflow standalone (api-server, scheduler, dag-processor, triggerer; SQLite, LocalExecutor)
-# in the background, with this project's DAGs and the sandbox's connections.
+# Airflow in the background, with this project's DAGs and the sandbox's connections:
 #
-# usage: dev/airflow.sh start|stop|status
+#   dev/airflow.sh start                 standalone (api-server, scheduler, dag-processor, triggerer
+#                                        in one process; SQLite, LocalExecutor): the embedded default
+#   dev/airflow.sh start --distributed   docker-compose.yaml's configuration natively: CeleryExecutor,
+#                                        PostgreSQL (metadata and results) and Redis (broker), and an
+#                                        api-server, scheduler, dag-processor, triggerer and Celery
+#                                        worker, one process each (AIRFLOW_HOME: airflow-home-distributed)
+#   dev/airflow.sh stop|status
+#
+# --distributed reads DISTRIBUTED_DB (default postgresql+psycopg2://postgres@127.0.0.1:5432/airflow_release,
+# created when missing) and DISTRIBUTED_BROKER (default redis://127.0.0.1:6379/0).
 set -euo pipefail
+if [ "${2:-}" = "--distributed" ]; then
+  PROJECT=$(cd "$(dirname "$0")/.." && pwd)
+  export AIRFLOW_HOME=${AIRFLOW_HOME:-$PROJECT/airflow-home-distributed}
+  export AIRFLOW__CORE__EXECUTOR=CeleryExecutor
+  export AIRFLOW__DATABASE__SQL_ALCHEMY_CONN=${DISTRIBUTED_DB:-postgresql+psycopg2://postgres@127.0.0.1:5432/airflow_release}
+  export AIRFLOW__CELERY__RESULT_BACKEND=db+${AIRFLOW__DATABASE__SQL_ALCHEMY_CONN}
+  export AIRFLOW__CELERY__BROKER_URL=${DISTRIBUTED_BROKER:-redis://127.0.0.1:6379/0}
+  # every component signs and checks the task tokens with the same secret
+  export AIRFLOW__API_AUTH__JWT_SECRET=${AIRFLOW__API_AUTH__JWT_SECRET:-$(cat "$AIRFLOW_HOME/jwt-secret" 2>/dev/null || true)}
+fi
 . "$(dirname "$0")/env.sh"
 pidfile=$AIRFLOW_HOME/standalone.pid
 log=$AIRFLOW_HOME/standalone.log
 
-running() { [ -s "$pidfile" ] && kill -0 "$(cat "$pidfile")" 2>/dev/null; }
+running() { [ -s "$pidfile" ] && kill -0 "$(head -n 1 "$pidfile")" 2>/dev/null; }
+
+create_database() {  # the metadata database on PostgreSQL, when it does not exist yet
+  python - "$AIRFLOW__DATABASE__SQL_ALCHEMY_CONN" <<'PY'
+import sys
+from sqlalchemy.engine import make_url
+import psycopg2
+
+url = make_url(sys.argv[1])
+conn = psycopg2.connect(host=url.host, port=url.port or 5432, user=url.username, password=url.password, dbname="postgres")
+conn.autocommit = True
+with conn.cursor() as cur:
+    cur.execute("SELECT 1 FROM pg_database WHERE datname = %s", (url.database,))
+    if not cur.fetchone():
+        cur.execute(f'CREATE DATABASE "{url.database}"')
+PY
+}
 
 case "${1:-}" in
   start)
     mkdir -p "$AIRFLOW_HOME"
     [ -f "$AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE" ] || echo '{"admin": "admin"}' >"$AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE"
-    if ! running; then
+    if ! running && [ "${2:-}" = "--distributed" ]; then
+      if [ -z "${AIRFLOW__API_AUTH__JWT_SECRET:-}" ]; then
+        python -c 'import secrets; print(secrets.token_urlsafe(32))' >"$AIRFLOW_HOME/jwt-secret"
+        AIRFLOW__API_AUTH__JWT_SECRET=$(cat "$AIRFLOW_HOME/jwt-secret"); export AIRFLOW__API_AUTH__JWT_SECRET
+      fi
+      create_database
+      airflow db migrate >"$AIRFLOW_HOME/db-migrate.log" 2>&1 || { tail -n 20 "$AIRFLOW_HOME/db-migrate.log"; exit 1; }
+      : >"$pidfile"
+      for component in api-server scheduler dag-processor triggerer "celery worker"; do
+        # shellcheck disable=SC2086  # "celery worker" is two words
+        setsid airflow $component </dev/null >"$AIRFLOW_HOME/${component// /-}.log" 2>&1 &
+        echo $! >>"$pidfile"
+      done
+      log=$AIRFLOW_HOME/api-server.log
+    elif ! running; then
       airflow db migrate >"$AIRFLOW_HOME/db-migrate.log" 2>&1 || { tail -n 20 "$AIRFLOW_HOME/db-migrate.log"; exit 1; }
       setsid airflow standalone </dev/null >"$log" 2>&1 &
       echo $! >"$pidfile"
@@ -29,16 +77,19 @@ case "${1:-}" in
     echo "airflow: not answering at $AIRFLOW_URL after 120 s; see $log"; exit 1
     ;;
   stop)
-    if running; then
-      kill -- "-$(cat "$pidfile")" 2>/dev/null || kill "$(cat "$pidfile")"
-      for _ in $(seq 1 100); do running || break; sleep 0.1; done
-      running && kill -9 -- "-$(cat "$pidfile")" 2>/dev/null
+    if [ -s "$pidfile" ]; then
+      while read -r pid; do
+        kill -0 "$pid" 2>/dev/null || continue
+        kill -- "-$pid" 2>/dev/null || kill "$pid"
+        for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+        kill -9 -- "-$pid" 2>/dev/null || true
+      done <"$pidfile"
       echo "airflow: stopped"
     fi
     rm -f "$pidfile"
     ;;
   status)
-    if running; then echo "airflow: running (pid $(cat "$pidfile")) at $AIRFLOW_URL"; else echo "airflow: stopped"; fi
+    if running; then echo "airflow: running (pids $(xargs <"$pidfile")) at $AIRFLOW_URL"; else echo "airflow: stopped"; fi
     ;;
-  *) echo "usage: dev/airflow.sh start|stop|status" >&2; exit 2 ;;
+  *) echo "usage: dev/airflow.sh start [--distributed] | stop [--distributed] | status [--distributed]" >&2; exit 2 ;;
 esac

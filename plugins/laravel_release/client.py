@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import requests
+import urllib3
 from airflow_client import client as af
 
 FINISHED = {"success", "failed"}
@@ -24,7 +25,14 @@ DB_BUSY_ATTEMPTS = 3
 
 
 class ApiError(RuntimeError):
-    """The API refused a request or cannot be reached; the message says which and why."""
+    """The API refused a request or cannot be reached; the message says which and why.
+
+    ``status`` is the HTTP status of a refusal, None when Airflow could not be reached.
+    """
+
+    def __init__(self, message: str, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
 
 
 def fetch_token(base_url: str, username: str, password: str, timeout: float = 10) -> str:
@@ -35,7 +43,10 @@ def fetch_token(base_url: str, username: str, password: str, timeout: float = 10
     except requests.RequestException as err:
         raise ApiError(f"cannot reach Airflow at {base_url}: {err}") from None
     if response.status_code >= 400:
-        raise ApiError(f"Airflow at {base_url} refused the login of {username!r}: HTTP {response.status_code}")
+        raise ApiError(
+            f"Airflow at {base_url} refused the login of {username!r}: HTTP {response.status_code}",
+            response.status_code,
+        )
     return str(response.json()["access_token"])
 
 
@@ -49,7 +60,9 @@ class Airflow:
         return cls(base_url, fetch_token(base_url, username, password))
 
     def _api(self) -> af.ApiClient:
-        return af.ApiClient(af.Configuration(host=self.base_url.rstrip("/"), access_token=self.token))
+        # one retry at most: an unreachable API is reported, not retried for ever
+        configuration = af.Configuration(host=self.base_url.rstrip("/"), access_token=self.token, retries=1)
+        return af.ApiClient(configuration)
 
     def _call(self, what: str, fn: Callable[[af.ApiClient], Any]) -> Any:
         for attempt in range(DB_BUSY_ATTEMPTS):
@@ -61,10 +74,22 @@ class Airflow:
                 if err.status == 500 and "Database error" in str(err.body) and attempt < DB_BUSY_ATTEMPTS - 1:
                     time.sleep(1 + attempt)
                     continue
-                raise ApiError(f"{what}: HTTP {err.status}: {err.body or err.reason}") from None
-            except (OSError, af.exceptions.OpenApiException) as err:
+                raise ApiError(f"{what}: HTTP {err.status}: {err.body or err.reason}", err.status) from None
+            except (OSError, urllib3.exceptions.HTTPError, af.exceptions.OpenApiException) as err:
                 raise ApiError(f"{what}: cannot reach Airflow at {self.base_url}: {err}") from None
         raise AssertionError("unreachable")
+
+    def wait_for_dag(self, dag_id: str, timeout: float = 120, poll: float = 1) -> None:
+        """Wait until the DAG has been parsed (the API answers 404 until then)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                self._call(f"read {dag_id}", lambda api: af.DAGApi(api).get_dag(dag_id))
+                return
+            except ApiError as err:
+                if err.status != 404 or time.monotonic() > deadline:
+                    raise
+            time.sleep(poll)
 
     def unpause(self, dag_id: str) -> None:
         self._call(f"unpause {dag_id}", lambda api: af.DAGApi(api).patch_dag(dag_id, af.DAGPatchBody(is_paused=False)))
@@ -78,7 +103,7 @@ class Airflow:
         run = self._call(f"read {dag_id} {run_id}", lambda api: af.DagRunApi(api).get_dag_run(dag_id, run_id))
         return str(run.state.value if hasattr(run.state, "value") else run.state)
 
-    def task_states(self, dag_id: str, run_id: str) -> dict[str, str]:
+    def _task_instances(self, dag_id: str, run_id: str) -> dict[str, Any]:
         tis = self._call(
             f"read tasks of {dag_id} {run_id}",
             lambda api: af.TaskInstanceApi(api).get_task_instances(dag_id, run_id, limit=1000),
@@ -86,8 +111,19 @@ class Airflow:
         out = {}
         for ti in tis.task_instances:
             key = ti.task_id if ti.map_index in (-1, None) else f"{ti.task_id}[{ti.rendered_map_index or ti.map_index}]"
-            out[key] = str(ti.state.value if hasattr(ti.state, "value") else ti.state)
+            out[key] = ti
         return out
+
+    def task_states(self, dag_id: str, run_id: str) -> dict[str, str]:
+        """{task id, with [host] for a mapped one: state}"""
+        return {
+            key: str(ti.state.value if hasattr(ti.state, "value") else ti.state)
+            for key, ti in self._task_instances(dag_id, run_id).items()
+        }
+
+    def map_indexes(self, dag_id: str, run_id: str) -> dict[str, int]:
+        """{task id with [host]: its map index}"""
+        return {key: int(ti.map_index) for key, ti in self._task_instances(dag_id, run_id).items()}
 
     def pending_signoffs(self, dag_id: str, run_id: str) -> list[Any]:
         details = self._call(
