@@ -19,6 +19,9 @@ if [ "${2:-}" = "--distributed" ]; then
   export AIRFLOW__DATABASE__SQL_ALCHEMY_CONN=${DISTRIBUTED_DB:-postgresql+psycopg2://postgres@127.0.0.1:5432/airflow_release}
   export AIRFLOW__CELERY__RESULT_BACKEND=db+${AIRFLOW__DATABASE__SQL_ALCHEMY_CONN}
   export AIRFLOW__CELERY__BROKER_URL=${DISTRIBUTED_BROKER:-redis://127.0.0.1:6379/0}
+  # the embedded default's SQLite settings do not apply to PostgreSQL
+  [ "${AIRFLOW__DATABASE__SQL_ALCHEMY_CONNECT_ARGS:-}" != laravel_release.embedded.SQLITE_CONNECT_ARGS ] ||
+    unset AIRFLOW__DATABASE__SQL_ALCHEMY_CONNECT_ARGS
   # every component signs and checks the task tokens with the same secret
   export AIRFLOW__API_AUTH__JWT_SECRET=${AIRFLOW__API_AUTH__JWT_SECRET:-$(cat "$AIRFLOW_HOME/jwt-secret" 2>/dev/null || true)}
 fi

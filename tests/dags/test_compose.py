@@ -30,3 +30,20 @@ def test_the_project_folders_are_mounted_and_exist():
         assert (ROOT / folder).is_dir()
     config = COMPOSE["services"]["airflow-worker"]["environment"]["LARAVEL_RELEASE_CONFIG"]
     assert (ROOT / config.split(":-")[1].rstrip("}").replace("/opt/airflow/", "")).is_file()
+
+
+def test_the_compose_configuration_is_the_one_the_native_distributed_engine_runs():
+    """dev/airflow.sh start --distributed starts the same services with the same settings, natively."""
+    script = (ROOT / "dev" / "airflow.sh").read_text()
+    for command in ("api-server", "scheduler", "dag-processor", "triggerer"):
+        assert COMPOSE["services"][f"airflow-{command.replace('api-server', 'apiserver')}"]["command"] == command
+        assert command in script
+    assert COMPOSE["services"]["airflow-worker"]["command"] == "celery worker" and '"celery worker"' in script
+    env = COMPOSE["services"]["airflow-scheduler"]["environment"]
+    assert env["AIRFLOW__API_AUTH__JWT_SECRET"].startswith("${AIRFLOW__API_AUTH__JWT_SECRET:?")  # shared, required
+    for setting in (
+        "AIRFLOW__CORE__EXECUTOR=CeleryExecutor",
+        "AIRFLOW__CELERY__BROKER_URL",
+        "AIRFLOW__API_AUTH__JWT_SECRET",
+    ):
+        assert setting in script

@@ -39,7 +39,7 @@ def celery_airflow(e2e_sandbox, tmp_path_factory):
     (home / "environments.yaml").write_text(yaml.safe_dump(base_config()))
     drop_database()  # a clean metadata database: what a first `docker compose up` gets
     env = {
-        **{k: v for k, v in os.environ.items() if not k.startswith("AIRFLOW__")},
+        **{k: v for k, v in os.environ.items() if not k.startswith("AIRFLOW__") and k != "AIRFLOW_CONN_AIRFLOW_API"},
         "AIRFLOW_HOME": str(home),
         "AIRFLOW__API__PORT": str(PORT),
         "AIRFLOW_URL": f"http://127.0.0.1:{PORT}",
