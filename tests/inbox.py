@@ -60,7 +60,9 @@ class Inbox:
                         return
                     ident = self.path.rsplit("/", 1)[1] if self.command == "PATCH" else f"inc{len(inbox.statuspage)}"
                     auth = self.headers.get("Authorization")
-                    inbox.statuspage.append({"method": self.command, "path": self.path, "auth": auth, **body})
+                    inbox.statuspage.append(
+                        {"method": self.command, "path": self.path, "auth": auth, "id": ident, **body}
+                    )
                     inbox.changed.notify_all()
                 self._answer(200, {"id": ident, **body.get("incident", {})})
 
@@ -127,8 +129,9 @@ class Inbox:
                 "poll_seconds": 1,
                 "levels": [
                     {"name": "Development team", "after_minutes": 0, "slack": ["@dev-team"], "email": ["dev@zm.test"]},
-                    {"name": "Technical lead", "after_minutes": 0.05, "slack": ["@lead"], "email": ["lead@zm.test"]},
-                    {"name": "Engineering manager", "after_minutes": 0.1, "email": ["em@zm.test"]},
+                    {"name": "Technical lead", "after_minutes": 0.3, "slack": ["@lead"], "email": ["lead@zm.test"]},
+                    {"name": "Engineering manager", "after_minutes": 0.5, "email": ["em@zm.test"]},
+                    {"name": "CTO", "after_minutes": 1.5, "email": ["cto@zm.test"]},
                 ],
             },
         }

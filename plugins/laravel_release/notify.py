@@ -71,17 +71,27 @@ def _duration(seconds: float | None) -> str:
 
 
 def pre_release(
-    app: str, rtype: str, version: str, since: str, window: str, opens: datetime | None, override: str | None, link: str
+    app: str,
+    rtype: str,
+    version: str,
+    since: str,
+    window: str | None,
+    opens: datetime | None,
+    override: str | None,
+    link: str,
 ) -> Message:
-    when = (
-        f"now: window override ({override})"
-        if override
-        else f"in the release window ({window})" + (f", opening {opens:%a %Y-%m-%d %H:%M} UTC" if opens else "")
-    )
+    """``window`` None: the type has no release window (a hotfix goes once it passed its gates)."""
+    if override:
+        when, short = f"now, outside its window ({window}): override, because {override}", "now (window override)"
+    elif window is None:
+        when, short = "as soon as staging is verified (a hotfix has no release window)", "now"
+    else:
+        when = f"in the release window ({window})" + (f", opening {opens:%a %Y-%m-%d %H:%M} UTC" if opens else "")
+        short = "in its window"
     return Message(
         "pre_release",
         "production",
-        f"Pre-release: {app} {version} goes to production {when.split(':')[0] if override else 'in its window'}",
+        f"Pre-release: {app} {version} goes to production {short}",
         (
             f"What: {rtype} release {version}, replacing {since or 'nothing (first release)'}",
             f"When: {when}",
@@ -176,6 +186,22 @@ def resolved(app: str, decision: dict[str, Any], seconds: float, hosts: list[str
     )
 
 
+def closed(app: str, decision: dict[str, Any], minutes: float, link: str) -> Message:
+    """An incident the rollback did not resolve, resolved by hand (the freeze lifted) while it escalated."""
+    return Message(
+        "resolved",
+        decision["environment"],
+        f"RESOLVED {app} {decision['environment']}: the incident is closed after {minutes:.0f} min",
+        (
+            f"The freeze set by the rollback of {decision['from']} was lifted: deployments may go on",
+            f"Cause: {decision['reason']}",
+            "The escalation stops here",
+        ),
+        link,
+        urgent=True,
+    )
+
+
 # ── the escalation matrix ──────────────────────────────────────────────────
 
 
@@ -199,6 +225,14 @@ class Recipients:
 
     slack: list[str] = field(default_factory=list)
     email: list[str] = field(default_factory=list)
+
+    @classmethod
+    def of(cls, levels: list[config.Level] | tuple[config.Level, ...]) -> Recipients:
+        """Everyone of these levels of the matrix."""
+        return cls(
+            slack=list(dict.fromkeys(r for lv in levels for r in lv.slack)),
+            email=list(dict.fromkeys(r for lv in levels for r in lv.email)),
+        )
 
 
 def _slack(cfg: config.Notifications, message: Message, recipients: Recipients, context: Any) -> None:

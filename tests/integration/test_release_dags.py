@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.integration.conftest import HOSTS, get_json, served_version, sql
+from tests.integration.conftest import HOSTS, STAKEHOLDERS, get_json, served_version, sql
 
 pytestmark = pytest.mark.integration
 
@@ -28,9 +28,37 @@ def live_on(sandbox, host: str) -> str:
 EARLY = ("plan_hosts", "upload_release")
 
 
-def test_a_hotfix_takes_the_first_release_through_staging_to_both_production_hosts(fresh_sandbox, run_dag):
+def test_a_hotfix_takes_the_first_release_through_staging_to_both_production_hosts(fresh_sandbox, run_dag, inbox):
+    inbox.clear()
     run = run_dag("release_hotfix", {"version": "v1.0.0", "reason": "first release of ZenaManage"})
     assert run.state == "success", run.failed_tasks()
+    # announced: each stage's start and end, and production before it starts, with the run's link
+    slack = [m["text"] for m in inbox.slack]
+    subjects = [t.split("\n")[0] for t in slack]
+    assert sorted(subjects) == [
+        "*Pre-release: ZenaManage v1.0.0 goes to production now*",
+        "*Release finished: ZenaManage v1.0.0 is live on production*",
+        "*Release finished: ZenaManage v1.0.0 is live on staging*",
+        "*Release started: ZenaManage v1.0.0 to production*",
+        "*Release started: ZenaManage v1.0.0 to staging*",
+    ]
+    pre = subjects.index("*Pre-release: ZenaManage v1.0.0 goes to production now*")
+    assert pre < subjects.index("*Release started: ZenaManage v1.0.0 to production*")
+    assert "• What: hotfix release v1.0.0, replacing nothing (first release)" in slack[pre]
+    finished = slack[subjects.index("*Release finished: ZenaManage v1.0.0 is live on production*")]
+    assert "• Hosts: production-1, production-2" in finished and "• Duration: " in finished
+    assert "• production-1: health, version, smoke tests passed; 0% errors, p95 " in finished
+    assert "/dags/release_hotfix/runs/manual__" in finished
+    # production's stakeholders are e-mailed; staging has no stakeholders
+    assert sorted((m["subject"], m["to"]) for m in inbox.mail) == [
+        ("Pre-release: ZenaManage v1.0.0 goes to production now", STAKEHOLDERS),
+        ("Release finished: ZenaManage v1.0.0 is live on production", STAKEHOLDERS),
+        ("Release started: ZenaManage v1.0.0 to production", STAKEHOLDERS),
+    ]
+    # the public status page: the release as scheduled maintenance of the app's component
+    (maintenance,) = inbox.statuspage
+    assert maintenance["path"] == "/v1/pages/zenapage/incidents" and maintenance["auth"] == "OAuth statuspage-api-key"
+    assert maintenance["incident"]["status"] == "scheduled" and maintenance["incident"]["component_ids"] == ["webapp"]
     assert {h: served_version(h) for h in HOSTS} == {
         "staging-1": "v1.0.0",
         "uat-1": None,
@@ -59,13 +87,34 @@ def test_a_release_with_a_migration_migrates_each_database_once(fresh_sandbox, r
 
 
 def test_a_release_that_fails_staging_verification_is_rolled_back_and_never_goes_live_in_production(
-    fresh_sandbox, run_dag
+    fresh_sandbox, run_dag, inbox
 ):
     before = {h: live_on(fresh_sandbox, h) for h in PRODUCTION}
     staging_before = live_on(fresh_sandbox, "staging-1")
+    inbox.clear()
     run = run_dag("release_hotfix", {"version": "v1.3.0", "reason": "try the release that is broken"})
     assert run.state == "failed"
     assert run.failed_tasks() == ["staging.rollback.record_rollback"]
+    # the incident names what tripped, the rollback's end resolves it; staging is not on the status page
+    subjects = [m["text"].split("\n")[0] for m in inbox.slack]
+    assert subjects[:3] == [
+        "*Release started: ZenaManage v1.3.0 to staging*",
+        "*INCIDENT ZenaManage staging: rolling back to v1.1.0*",
+        "*RESOLVED ZenaManage staging: back on v1.1.0*",
+    ]
+    assert "*Release rolled back: ZenaManage v1.3.0 on staging*" in subjects[3:]
+    assert (
+        "• What tripped: VERIFICATION FAILED health: http://127.0.0.1:8081/api/health answered 503"
+        in (inbox.slack[1]["text"])
+    )
+    assert inbox.slack[1]["text"].endswith("cc @dev-team")  # the matrix's first level hears at once
+    # e-mail: staging has no stakeholders; the matrix's first level hears of the incident and its end
+    assert [(m["subject"], m["to"]) for m in inbox.mail] == [
+        ("INCIDENT ZenaManage staging: rolling back to v1.1.0", ["dev@zm.test"]),
+        ("RESOLVED ZenaManage staging: back on v1.1.0", ["dev@zm.test"]),
+    ]
+    assert not inbox.statuspage
+    assert run.tasks["staging.rollback.escalate"] == "success"  # resolved: nobody else is called
     assert "VERIFICATION FAILED health: http://127.0.0.1:8081/api/health answered 503" in run.log
     assert "search=not configured" in run.log
     assert "staging: the release was rolled back to v1.1.0" in run.log
@@ -89,6 +138,15 @@ def test_a_version_that_is_not_a_tag_is_refused_before_any_host_changes(fresh_sa
     assert run.state == "failed" and run.failed_tasks() == ["plan_release"]
     assert "version v9.9.9 is not a tag of" in run.log and "v1.3.0" in run.log
     assert {h: releases_on(fresh_sandbox, h) for h in before} == before
+
+
+def test_a_missing_notification_connection_stops_a_release_at_its_start(fresh_sandbox, run_dag, monkeypatch):
+    monkeypatch.delenv("AIRFLOW_CONN_ZENA_SLACK")
+    run = run_dag("release_hotfix", {"version": "v1.2.0", "reason": "connection test for the record"})
+    assert run.state == "failed" and run.failed_tasks() == ["plan_release"]
+    assert "notification connection(s) zena_slack named in" in run.log
+    assert "incidents and announcements would not reach anyone" in run.log
+    assert "Airflow connection(s) zena_slack named in" in run.log
 
 
 def test_a_missing_connection_is_named_before_anything_runs(fresh_sandbox, run_dag, monkeypatch):

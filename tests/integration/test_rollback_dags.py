@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.conftest import ROOT, served_version, sql
+from tests.integration.conftest import ROOT, STAKEHOLDERS, served_version, sql
 
 pytestmark = pytest.mark.integration
 
@@ -124,7 +124,8 @@ def test_a_release_rolled_back_from_is_never_a_target_again(sandbox, run_dag):
     assert_untouched(sandbox, before)
 
 
-def test_a_security_alarm_rolls_a_release_back_automatically(sandbox, run_dag):
+def test_a_security_alarm_rolls_a_release_back_automatically(sandbox, run_dag, inbox):
+    inbox.clear()
     raised = as_deploy_user(
         sandbox, "alarm", "--raise", "--reason", "CVE-2026-1234 in the new upload handler", "--by", "scanner"
     )
@@ -141,6 +142,27 @@ def test_a_security_alarm_rolls_a_release_back_automatically(sandbox, run_dag):
     assert "production: the release was rolled back to v1.0.0" in run.log
     assert {h: served_version(h) for h in PRODUCTION} == {h: "v1.0.0" for h in PRODUCTION}
     assert not (app_dir(sandbox) / ".deploy/lock").exists()
+    # the incident, with its numbers, to Slack, e-mail (stakeholders and the first level) and the status page
+    incident = next(m["text"] for m in inbox.slack if m["text"].startswith("*INCIDENT"))
+    assert incident.startswith("*INCIDENT ZenaManage production: rolling back to v1.0.0*")
+    assert "• What tripped: ROLLBACK TRIGGER critical security vulnerability: 1 (limit 0)" in incident
+    assert "mode code" in incident and "/dags/release_hotfix/runs/" in incident
+    mails = {m["subject"]: m for m in inbox.mail}
+    assert mails["INCIDENT ZenaManage production: rolling back to v1.0.0"]["to"] == [*STAKEHOLDERS, "dev@zm.test"]
+    assert (
+        "critical security vulnerability: 1 (limit 0)"
+        in mails["INCIDENT ZenaManage production: rolling back to v1.0.0"]["html"]
+    )
+    assert "RESOLVED ZenaManage production: back on v1.0.0" in mails
+    assert "Release rolled back: ZenaManage v1.2.0 on production" in mails
+    opened, closed = [c for c in inbox.statuspage if c["incident"].get("status") != "scheduled"]
+    assert opened["method"] == "POST" and opened["incident"]["status"] == "identified"
+    assert opened["incident"]["components"] == {"webapp": "degraded_performance"}
+    assert closed["method"] == "PATCH" and closed["path"] == "/v1/pages/zenapage/incidents/" + opened["id"]
+    assert closed["incident"]["status"] == "resolved" and closed["incident"]["components"] == {"webapp": "operational"}
+    # resolved by the rollback: nobody is escalated to
+    assert not [m for m in inbox.slack if "ESCALATION" in m["text"]]
+    assert run.tasks["production.rollback.escalate"] == "success"
 
 
 def test_a_failed_backup_stops_the_release_before_its_migration(sandbox, run_dag):
@@ -229,7 +251,16 @@ def test_an_upload_cut_midway_leaves_nothing_that_looks_complete_and_a_retry_is_
     Path(source).unlink()
 
 
-def test_php_fpm_down_on_one_production_host_rolls_the_whole_environment_back(sandbox, run_dag):
+def test_php_fpm_down_on_one_production_host_rolls_the_whole_environment_back(sandbox, run_dag, inbox):
+    inbox.clear()
+
+    def on_call_resolves_after_the_second_escalation():
+        # levels: development team at once, technical lead after 18 s, engineering manager after 30 s, CTO 90 s
+        inbox.wait_for(lambda box: any(m["subject"].startswith("ESCALATION level 3") for m in box.mail), timeout=300)
+        as_deploy_user(sandbox, "freeze", "--clear", "--by", "on-call")
+
+    on_call = threading.Thread(target=on_call_resolves_after_the_second_escalation, daemon=True)
+    on_call.start()
     before = {h: live_on(sandbox, h) for h in PRODUCTION}
     rows = projects(sandbox)
     pid = int((sandbox / "hosts/production-2/run/php-fpm.pid").read_text())
@@ -249,8 +280,22 @@ def test_php_fpm_down_on_one_production_host_rolls_the_whole_environment_back(sa
     assert {h: live_on(sandbox, h) for h in PRODUCTION} == before
     assert {h: served_version(h) for h in PRODUCTION} == {h: "v1.0.0" for h in PRODUCTION}
     assert projects(sandbox) == rows
-    # the rollback could not verify production-2 while php-fpm was down: production stays frozen
-    freeze = app_dir(sandbox) / ".deploy/freeze"
-    assert freeze.exists() and "rollback of v1.1.0-" in freeze.read_text()
-    cleared = as_deploy_user(sandbox, "freeze", "--clear", "--by", "on-call")
-    assert cleared.returncode == 0 and not freeze.exists()
+    # the rollback could not verify production-2 while php-fpm was down: production stayed frozen, and the
+    # incident went up the matrix, level by level, until the on-call engineer lifted the freeze
+    on_call.join(timeout=10)
+    assert 'freeze", "--clear' not in run.log
+    freeze_log = (app_dir(sandbox) / ".deploy/freeze.log").read_text().splitlines()
+    assert '"by": "on-call"' in freeze_log[-1] and "rollback of v1.1.0-" in freeze_log[-2]
+    assert not (app_dir(sandbox) / ".deploy/freeze").exists()
+    escalations = [(m["subject"].split(":")[0], m["to"]) for m in inbox.mail if m["subject"].startswith("ESCALATION")]
+    assert escalations == [
+        ("ESCALATION level 2 (Technical lead)", ["lead@zm.test"]),
+        ("ESCALATION level 3 (Engineering manager)", ["em@zm.test"]),
+    ]
+    lead = next(m["text"] for m in inbox.slack if m["text"].startswith("*ESCALATION level 2"))
+    assert "production incident unresolved for" in lead and lead.endswith("cc @lead")
+    closed = inbox.mail[-1]
+    assert closed["subject"].startswith("RESOLVED ZenaManage production: the incident is closed after")
+    assert closed["to"] == [*STAKEHOLDERS, "dev@zm.test", "lead@zm.test", "em@zm.test"]  # not the CTO
+    assert run.tasks["production.rollback.escalate"] == "success"
+    assert inbox.statuspage[-1]["incident"]["status"] == "resolved"

@@ -50,8 +50,11 @@ def test_the_pre_release_message_says_what_when_and_which_window():
     assert "When: in the release window (Tue-Thu 02:00 UTC, 2 h), opening Tue 2026-12-01 02:00 UTC" in m.lines
     assert "Passed: the quality gates and UAT sign-off" in m.lines
     assert m.text().endswith(f"<{LINK}|Open the run in Airflow>")
-    now = notify.pre_release("ZenaManage", "hotfix", "v1.4.1", "v1.4.0", "any time", None, "INC-42 outage", LINK)
-    assert "When: now: window override (INC-42 outage)" in now.lines
+    now = notify.pre_release("ZenaManage", "feature", "v1.4.1", "v1.4.0", "Tue-Thu", None, "INC-42 outage", LINK)
+    assert now.subject.endswith("goes to production now (window override)")
+    assert "When: now, outside its window (Tue-Thu): override, because INC-42 outage" in now.lines
+    hotfix = notify.pre_release("ZenaManage", "hotfix", "v1.4.1", "v1.4.0", None, None, None, LINK)
+    assert "When: as soon as staging is verified (a hotfix has no release window)" in hotfix.lines
 
 
 def test_the_incident_names_every_trigger_with_its_numbers_and_the_rollback_under_way():
@@ -172,6 +175,7 @@ def test_the_file_configures_channels_recipients_and_the_matrix():
         "Development team",
         "Technical lead",
         "Engineering manager",
+        "CTO",
     ]
     assert cfg.notifications.connection_ids() == ["zena_slack", "zena_smtp", "zena_statuspage"]
     assert config.parse(yaml.safe_load(config.DEFAULT_CONFIG.read_text()), "t").environment("production").notify == ()
@@ -196,7 +200,8 @@ def test_the_outcome_of_a_stage_comes_from_its_task_states():
     assert outcome({"production.release_verified": "success"}, "production") == ("success", [])
     rolled = {
         "production.release_verified": "skipped",
-        "production.rollback.verify_rollback": "success",
+        "production.rollback.verify_rollback_0": "success",
+        "production.rollback.verify_rollback_1": "success",
         "production.rollback.record_rollback": "failed",
     }
     assert outcome(rolled, "production") == ("rolled_back", ["production.rollback.record_rollback"])

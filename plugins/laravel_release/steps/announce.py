@@ -20,6 +20,7 @@ from typing import Any
 
 from airflow.providers.standard.triggers.temporal import DateTimeTrigger
 from airflow.sdk import BaseOperator, task
+from airflow.sdk.exceptions import AirflowSkipException
 
 from laravel_release import config, gates, notify, policy
 
@@ -53,7 +54,7 @@ def announce_release(plan: dict[str, Any], **context: Any) -> dict[str, Any]:
     window = cfg.window(rtype)
     override = context["params"].get("window_override")
     decision, opens = gates.window_decision(window, datetime.now(UTC), override)
-    described = window.describe() if window else "any time (no window)"
+    described = window.describe() if window else None
     message = notify.pre_release(
         cfg.app_name,
         rtype.name,
@@ -83,17 +84,23 @@ def announce_started(plan: Any, environment: str) -> Any:
 
 
 def outcome(states: dict[str, str], environment: str) -> tuple[str, list[str]]:
-    """success, rolled_back or failed, from the environment's task states; and the tasks that failed."""
+    """success, rolled_back or failed, from the environment's task states (a mapped task's are keyed
+    ``<task_id>_<map index>``); and the tasks that failed."""
+
+    def all_succeeded(task_id: str) -> bool:
+        found = [s for t, s in states.items() if t == task_id or t.rpartition("_")[0] == task_id]
+        return bool(found) and all(s == "success" for s in found)
+
     failed = sorted(t for t, s in states.items() if s in ("failed", "upstream_failed") and "announce" not in t)
-    if states.get(f"{environment}.release_verified") == "success":
+    if all_succeeded(f"{environment}.release_verified"):
         return "success", []
-    if states.get(f"{environment}.rollback.verify_rollback") == "success":
+    if all_succeeded(f"{environment}.rollback.verify_rollback"):
         return "rolled_back", failed
     return "failed", failed
 
 
-def announce_finished(plan: Any, environment: str) -> Any:
-    @task(task_id="announce_finished", retries=0, trigger_rule="all_done")
+def announce_finished(plan: Any, environment: str, claim: Any) -> Any:
+    @task(task_id="announce_finished", retries=0)
     def finished(plan: dict[str, Any], **context: Any) -> dict[str, Any]:
         """Release finished (post-release success), rolled back or failed: duration, hosts, why."""
         cfg = config.load()
@@ -129,7 +136,9 @@ def announce_finished(plan: Any, environment: str) -> Any:
         )
         return {"outcome": result, **send(cfg, message, context)}
 
-    return finished(plan)
+    # a teardown of the stage's claim: it runs whatever happened once the stage began (not when it never
+    # did), and the run's state stays the stage's own
+    return finished(plan).as_teardown(setups=claim)
 
 
 class Escalate(BaseOperator):
@@ -150,8 +159,12 @@ class Escalate(BaseOperator):
         self.decided_task_id = decided_task_id
 
     def execute(self, context: Any, event: Any = None, notified: int | None = None) -> Any:
-        decided = context["ti"].xcom_pull(task_ids=self.decided_task_id)
+        ti = context["ti"]
+        decided = ti.xcom_pull(task_ids=self.decided_task_id)
         if not decided:
+            found = ti.get_task_states(dag_id=ti.dag_id, run_ids=[ti.run_id], task_ids=[self.decided_task_id])
+            if gates._name(found.get(ti.run_id, {}).get(self.decided_task_id)) == "skipped":
+                raise AirflowSkipException("no rollback: nothing to escalate")
             self.log.warning("the rollback was refused before it started: there is no rollback to escalate")
             return {"resolved": None, "levels_notified": 0}
         primary = decided[0]  # the primary host's rollback target, carrying the decision
@@ -160,6 +173,18 @@ class Escalate(BaseOperator):
         levels = cfg.notifications.escalation
         if not frozen_by(primary, decision["owner"]):
             self.log.info("%s: the incident is resolved (the freeze is lifted)", decision["environment"])
+            if notified is not None:  # it was escalating: everyone who heard hears it is over
+                minutes = (time.time() - decision["started"]) / 60
+                message = notify.closed(cfg.app_name, decision, minutes, link(context))
+                told = notify.Recipients.of([lv for lv in levels if lv.number <= notified])
+                send(
+                    cfg,
+                    message,
+                    context,
+                    channels=incident_channels(cfg, decision),
+                    recipients=told,
+                    incident_id=decision.get("statuspage_incident", ""),
+                )
             return {"resolved": True, "levels_notified": notified or 0}
         if not levels:
             self.log.warning("the incident is unresolved and there is no escalation matrix (notifications.escalation)")
@@ -175,7 +200,7 @@ class Escalate(BaseOperator):
                 message,
                 [c for c in ("slack", "email") if cfg.notifications.configured(c)],
                 context,
-                recipients=notify.Recipients(slack=list(level.slack), email=list(level.email)),
+                recipients=notify.Recipients.of([level]),
             )
             notified = level.number
         due = notify.next_level_at(levels, decision["started"], notified)
@@ -193,6 +218,11 @@ class Escalate(BaseOperator):
         )
 
 
+def incident_channels(cfg: config.Config, decision: dict[str, Any]) -> list[str]:
+    """An incident's messages: Slack's alerts channel always, and the environment's own channels."""
+    return list(dict.fromkeys(["slack", *cfg.environment(decision["environment"]).notify]))
+
+
 def frozen_by(target: dict[str, Any], owner: str) -> bool:
     """Is the environment still frozen by this rollback (``owner``: dag_id/run_id)?"""
     _, frozen, _ = gates.run_verb(target, "freeze")
@@ -203,8 +233,7 @@ def frozen_by(target: dict[str, Any], owner: str) -> bool:
     return str(freeze.get("by", "")) == owner
 
 
-def escalate(decided: Any) -> Escalate:
-    """The escalation task of a rollback: after it, whatever its outcome (not when there was no rollback)."""
-    return Escalate(
-        task_id="escalate", decided_task_id=decided.operator.task_id, retries=0, trigger_rule="none_skipped"
-    )
+def escalate(decided: Any) -> Any:
+    """The escalation task of a rollback: after it, whatever its outcome. A teardown, like the stage's
+    closing announcement, so that the run's state stays the rollback's (a rolled-back release fails)."""
+    return Escalate(task_id="escalate", decided_task_id=decided.operator.task_id, retries=0).as_teardown()

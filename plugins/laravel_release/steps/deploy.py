@@ -103,7 +103,7 @@ def deploy_environment(plan: Any, env: str, built: Any, previous: Any, rtype: Re
         cleanup = on_each_host("cleanup_releases", "cleanup", hosts, retries=1)
         built >> upload >> prepare
         claim >> announce.announce_started(plan, env)
-        [cleanup, rolled_back] >> announce.announce_finished(plan, env)
+        [cleanup, rolled_back] >> announce.announce_finished(plan, env, claim)
         previous >> claim >> checks >> before >> [backup, prepare]
         [prepare, backup] >> migrate >> baseline
         verified >> cleanup

@@ -295,15 +295,10 @@ def decide_rollback(
 def announce_incident(cfg: config.Config, decision: dict[str, Any], context: Any) -> str:
     """The incident message, to the environment's channels and the escalation matrix's first level;
     returns the status page incident's id ("" without one)."""
-    first = notify.due_levels(cfg.notifications.escalation, 0, 0)
-    recipients = notify.Recipients(
-        slack=[r for lv in first for r in lv.slack], email=[r for lv in first for r in lv.email]
-    )
+    recipients = notify.Recipients.of(notify.due_levels(cfg.notifications.escalation, 0, 0))
     message = notify.incident(cfg.app_name, decision, announce.link(context))
-    channels = list(dict.fromkeys(["slack", *cfg.environment(decision["environment"]).notify]))
-    env = cfg.environment(decision["environment"])
-    sent = notify.deliver(
-        cfg.notifications, message, channels, context, email_to=list(env.stakeholders), recipients=recipients
+    sent = announce.send(
+        cfg, message, context, channels=announce.incident_channels(cfg, decision), recipients=recipients
     )
     return str(sent.get("statuspage_incident", ""))
 
@@ -337,8 +332,10 @@ def record_rollback(
     ctx = get_current_context()
     ctx["ti"].xcom_push(key="rollback", value=record)  # kept when the run is failed below
     message = notify.resolved(cfg.app_name, decision, seconds, record["hosts"], announce.link(ctx))
-    channels = list(dict.fromkeys(["slack", *env.notify]))
-    announce.send(cfg, message, ctx, incident_id=decision.get("statuspage_incident", ""), channels=channels)
+    channels = announce.incident_channels(cfg, decision)
+    recipients = notify.Recipients.of(notify.due_levels(cfg.notifications.escalation, 0, 0))  # who heard of it
+    incident = decision.get("statuspage_incident", "")
+    announce.send(cfg, message, ctx, channels=channels, recipients=recipients, incident_id=incident)
     log.warning(
         "ROLLED BACK %s from %s to %s (%s) on %s in %.1f s; freeze lifted",
         env.name,
