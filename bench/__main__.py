@@ -29,7 +29,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import yaml
@@ -56,7 +56,7 @@ def start_airflow() -> tuple[Airflow, dict]:
     data["environments"]["production"]["watch_minutes"] = 0
     (home / "environments.yaml").write_text(yaml.safe_dump(data))
     env = {
-        **{k: v for k, v in os.environ.items() if not k.startswith("AIRFLOW__")},
+        **{k: v for k, v in os.environ.items() if not k.startswith("AIRFLOW__") and k != "AIRFLOW_CONN_AIRFLOW_API"},
         "AIRFLOW_HOME": str(home),
         "LARAVEL_RELEASE_CONFIG": str(home / "environments.yaml"),
         "AIRFLOW__API__PORT": str(PORT),
@@ -227,6 +227,40 @@ def backup_figures() -> dict[str, float]:
     return figures
 
 
+def report_figures(api: Airflow) -> dict[str, float]:
+    """The weekly report: from this benchmark's runs through the REST API, and from a year of constructed
+    history (520 releases, a tenth rolled back) through the pure computation and rendering."""
+    from laravel_release import report
+    from tests.unit.test_evidence import release as constructed
+
+    api.unpause("release_metrics")
+    run_id = api.trigger("release_metrics", {"weeks": 1})
+    if api.wait("release_metrics", run_id, timeout=600, poll=0.5) != "success":
+        sys.exit(f"bench: release_metrics ended badly: {api.task_states('release_metrics', run_id)}")
+    written = api.xcom("release_metrics", run_id, "write_report")
+    ti = api.task_instances("release_metrics", run_id)["write_report"]
+    now = datetime.now(UTC)
+    runs = [
+        constructed(
+            "release_feature",
+            f"v1.{i}.0",
+            f"v1.{i - 1}.0",
+            now - timedelta(hours=16 * i + 1),
+            "rolled_back" if i % 10 == 0 else "success",
+            commits=[now - timedelta(hours=16 * i + 30)],
+        )
+        for i in range(1, 521)
+    ]
+    started = time.perf_counter()
+    page, _ = report.render(runs, now, 52)
+    return {
+        "report_runs_read": float(written["runs"]),
+        "report_write_seconds": round((ti.end_date - ti.start_date).total_seconds(), 2),
+        "report_year_render_seconds": round(time.perf_counter() - started, 2),
+        "report_year_html_bytes": float(len(page)),
+    }
+
+
 def main() -> None:
     sh(str(ROOT / "include" / "sandbox" / "target.sh"), "reset")  # keeps keys: the connections stay valid
     api, env = start_airflow()
@@ -250,6 +284,7 @@ def main() -> None:
         release(api, "v1.1.0")
         figures.update(detect_figures(api))
         figures.update(backup_figures())
+        figures.update(report_figures(api))
     finally:
         sh(str(ROOT / "dev" / "airflow.sh"), "stop", env=env)
     results = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}

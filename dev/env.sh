@@ -23,6 +23,8 @@ export AIRFLOW__CORE__EXECUTION_API_SERVER_URL=${AIRFLOW__CORE__EXECUTION_API_SE
 if [ -z "${AIRFLOW__DATABASE__SQL_ALCHEMY_CONN:-}" ]; then
   export AIRFLOW__DATABASE__SQL_ALCHEMY_CONNECT_ARGS=${AIRFLOW__DATABASE__SQL_ALCHEMY_CONNECT_ARGS:-laravel_release.embedded.SQLITE_CONNECT_ARGS}
 fi
+# The release report (DAG release_metrics) reads the run history through Airflow's own REST API.
+export AIRFLOW_CONN_AIRFLOW_API=${AIRFLOW_CONN_AIRFLOW_API:-"{\"conn_type\": \"http\", \"host\": \"$AIRFLOW_URL\", \"login\": \"admin\", \"password\": \"admin\"}"}
 export LARAVEL_RELEASE_CONFIG=${LARAVEL_RELEASE_CONFIG:-$PROJECT/include/config/environments.yaml}
 export PYTHONPATH=$PROJECT/plugins${PYTHONPATH:+:$PYTHONPATH}
 export PATH=$PROJECT/.venv/bin:$PATH

@@ -15,7 +15,7 @@
 #              the release; kept as DIR/artifacts/ID.report
 #
 # Leaves DIR/artifacts/ID.tar.gz, ID.tar.gz.sha256, ID.notes.md and ID.migrations (the new migrations).
-# Last line: {"ok": true, "artifact": ..., "sha256": ..., "commit": ..., "notes": ...}
+# Last line: {"ok": true, "artifact": ..., "sha256": ..., "commit": ..., "notes": ..., "commit_times": "<epoch> ..."}
 . "$(dirname "$0")/lib.sh"
 
 repo='' tag='' release='' workdir='' since=''
@@ -90,6 +90,8 @@ else
   range=$commit
 fi
 notes=$(git -C "$mirror" log --no-merges --format='- %s (%h, %an)' -n 100 "$range")
+# when each change of the release was committed (epoch seconds): its lead time ends when production is verified
+commit_times=$(git -C "$mirror" log --no-merges --format=%ct -n 100 "$range" | paste -sd' ')
 [ -n "$notes" ] || notes="- no changes since $since"
 printf '# %s\n\n%s\n' "$tag" "$notes" >"$workdir/artifacts/$release.notes.md"
 
@@ -119,4 +121,4 @@ bytes=$(stat -c %s "$artifact")
 log "packed $artifact ($bytes bytes, sha256 $sha)"
 result release "$release" version "$tag" commit "$commit" artifact "$artifact" sha256 "$sha" \
   bytes "$bytes" tests "$tests_summary" report "${report:+$workdir/artifacts/$release.report}" \
-  since "${since:-}" notes "$notes" migrations "$workdir/artifacts/$release.migrations"
+  since "${since:-}" notes "$notes" migrations "$workdir/artifacts/$release.migrations" commit_times "$commit_times"

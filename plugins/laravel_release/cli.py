@@ -1,7 +1,9 @@
-"""The command line for CI pipelines and operators: trigger a release (or a rollback) and follow it.
+"""The command line for CI pipelines and operators: trigger a release (or a rollback) and follow it,
+and read the audit trail of an environment.
 
     python -m laravel_release trigger release_feature --version v1.4.0 --wait
     python -m laravel_release trigger rollback --param environment=production --param reason="INC-42: 500s" --wait
+    python -m laravel_release history --environment production
 
 It talks to Airflow's REST API v2 with the official client (``client.py``). The
 API is ``--url`` or ``AIRFLOW_URL``; it authenticates with ``--token`` or
@@ -21,7 +23,7 @@ import os
 import sys
 import time
 from collections.abc import Callable, Sequence
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, TextIO
 
 from laravel_release.client import Airflow, ApiError, fetch_token
@@ -170,6 +172,44 @@ def readable(message: str) -> str:
     return str(detail)
 
 
+def history(args: argparse.Namespace, out: TextIO) -> int:
+    """Every change to the environment: when, what, which version replaced which, who triggered and
+    approved it, on which hosts, the outcome."""
+    from laravel_release import evidence
+    from laravel_release.history import collect
+
+    api = authenticate(args)
+    since = datetime.now(UTC) - timedelta(weeks=args.weeks)
+    found = evidence.changes(collect(api, since), args.environment)
+    if args.json:
+        rows = [
+            {k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in vars(c).items() if k != "commit_times"}
+            for c in found
+        ]
+        print(json.dumps(rows, indent=2), file=out)
+        return OK
+    if not found:
+        print(f"{args.environment}: no change in the last {args.weeks} weeks", file=out)
+        return OK
+    print(f"{args.environment}: {len(found)} change(s) in the last {args.weeks} weeks, newest first", file=out)
+    for c in reversed(found):
+        when = f"{c.started:%Y-%m-%d %H:%M}" if c.started else "?"
+        approved = f"; approved by {c.approved_by}" if c.approved_by else ""
+        print(
+            f"{when}  {c.kind} {c.release_type:<11} {c.replaced or '-'} -> {c.version}  {c.outcome.upper()}",
+            file=out,
+        )
+        print(f"    by {c.triggered_by} ({c.trigger}){approved}; hosts {', '.join(c.hosts) or '-'}", file=out)
+        print(f"    run {c.dag_id} {c.run_id}" + (f"; note: {c.note}" if c.note else ""), file=out)
+        if c.window_override:
+            print(f"    window override: {c.window_override}", file=out)
+        if c.reason:
+            print(f"    reason: {c.reason}", file=out)
+        if c.missing:
+            print(f"    MISSING DATA: {', '.join(c.missing)}", file=out)
+    return OK
+
+
 def parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog="python -m laravel_release", description=__doc__.split("\n\n")[0])
     common = argparse.ArgumentParser(add_help=False)
@@ -190,6 +230,10 @@ def parser() -> argparse.ArgumentParser:
     t.add_argument("--wait", action="store_true", help="print each task's progress and exit with the outcome")
     t.add_argument("--timeout", type=float, default=4 * 3600, help="seconds to wait (default 4 h)")
     t.add_argument("--poll", type=float, default=5, help="seconds between progress checks (default 5)")
+    h = sub.add_parser("history", parents=[common], help="the audit trail: every change to an environment")
+    h.add_argument("--environment", default="production", choices=["staging", "uat", "production"])
+    h.add_argument("--weeks", type=int, default=12, help="how far back (default 12 weeks)")
+    h.add_argument("--json", action="store_true", help="print JSON instead of text")
     return ap
 
 
@@ -197,7 +241,7 @@ def main(argv: Sequence[str] | None = None, out: TextIO = sys.stdout) -> int:
     ap = parser()
     args = ap.parse_args(argv)
     try:
-        return trigger(args, out)
+        return history(args, out) if args.command == "history" else trigger(args, out)
     except Usage as err:
         print(f"error: {err}", file=out)
         return INVALID

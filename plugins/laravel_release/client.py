@@ -10,6 +10,7 @@ import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import requests
@@ -125,6 +126,52 @@ class Airflow:
         """{task id with [host]: its map index}"""
         return {key: int(ti.map_index) for key, ti in self._task_instances(dag_id, run_id).items()}
 
+    def dag_runs(self, dag_id: str, since: datetime | None = None) -> list[Any]:
+        """The DAG's runs that started at or after ``since``, oldest first ([] for a DAG that does not exist)."""
+        try:
+            runs = self._call(
+                f"list the runs of {dag_id}",
+                lambda api: af.DagRunApi(api).get_dag_runs(
+                    dag_id, run_after_gte=since, limit=1000, order_by=["run_after"]
+                ),
+            )
+        except ApiError as err:
+            if err.status == 404:
+                return []
+            raise
+        return list(runs.dag_runs)
+
+    def task_instances(self, dag_id: str, run_id: str) -> dict[str, Any]:
+        """{task id, with [host] for a mapped one: the task instance}"""
+        return self._task_instances(dag_id, run_id)
+
+    def xcom(self, dag_id: str, run_id: str, task_id: str, key: str = "return_value") -> Any:
+        """A task's XCom (its return value by default), None when it has none."""
+        try:
+            entry = self._call(
+                f"read {task_id}'s {key} in {dag_id} {run_id}",
+                lambda api: af.XComApi(api).get_xcom_entry(dag_id, task_id, run_id, key, map_index=-1),
+            )
+        except ApiError as err:
+            if err.status == 404:
+                return None
+            raise
+        value = entry.value
+        if isinstance(value, str):
+            try:
+                return json.loads(value)
+            except ValueError:
+                return value
+        return value
+
+    def answers(self, dag_id: str, run_id: str) -> list[Any]:
+        """Every human-in-the-loop request of a run, answered or not."""
+        details = self._call(
+            f"read the answers in {dag_id} {run_id}",
+            lambda api: af.TaskInstanceApi(api).get_hitl_details(dag_id, run_id),
+        )
+        return list(details.hitl_details)
+
     def pending_signoffs(self, dag_id: str, run_id: str) -> list[Any]:
         details = self._call(
             f"read sign-offs of {dag_id} {run_id}",
@@ -136,14 +183,23 @@ class Airflow:
         return list(details.hitl_details)
 
     def answer(
-        self, dag_id: str, run_id: str, task_id: str, option: str, comment: str = "", map_index: int = -1
+        self,
+        dag_id: str,
+        run_id: str,
+        task_id: str,
+        option: str,
+        comment: str = "",
+        map_index: int = -1,
+        inputs: dict[str, Any] | None = None,
     ) -> Any:
         """Answer a sign-off request (with a comment: why), once it has been pending ``SIGNOFF_SETTLE_SECONDS``."""
         for detail in self.pending_signoffs(dag_id, run_id):
             if detail.task_instance.task_id == task_id:
                 pending = time.time() - detail.created_at.timestamp()
                 time.sleep(max(0.0, SIGNOFF_SETTLE_SECONDS - pending))
-        payload = af.UpdateHITLDetailPayload(chosen_options=[option], params_input={"comment": comment})
+        payload = af.UpdateHITLDetailPayload(
+            chosen_options=[option], params_input=inputs if inputs is not None else {"comment": comment}
+        )
         return self._call(
             f"answer {task_id} of {dag_id} {run_id}",
             lambda api: af.TaskInstanceApi(api).update_hitl_detail(dag_id, run_id, task_id, map_index, payload),

@@ -202,6 +202,16 @@ SCHEMA: dict[str, Any] = {
         },
         "defaults": {"type": "object", "additionalProperties": False, "properties": _ENV_SETTINGS},
         "notifications": _NOTIFICATIONS,
+        # the release report (DAG release_metrics): where it is written, how Airflow's API is reached
+        "reports": {
+            "type": "object",
+            "additionalProperties": False,
+            "properties": {
+                "dir": _ABS_PATH,
+                "api_conn_id": _NAME,  # an http connection: host = Airflow's URL, login and password (or a token)
+                "weeks": {"type": "integer", "minimum": 1, "maximum": 104},
+            },
+        },
         "environments": {
             "type": "object",
             "additionalProperties": False,
@@ -377,6 +387,9 @@ class Config:
     environments: dict[str, Environment]
     windows: dict[str, Window] = field(default_factory=dict)
     notifications: Notifications = field(default_factory=Notifications)
+    reports_dir: str = ""  # "": $AIRFLOW_HOME/reports
+    reports_api_conn_id: str = "airflow_api"
+    reports_weeks: int = 12
 
     def window(self, rtype: ReleaseType) -> Window | None:
         """The release window of a type: the file's override, or the policy's."""
@@ -484,6 +497,9 @@ def parse(data: Any, source: str) -> Config:
             for name, w in data.get("windows", {}).items()
         },
         notifications=notifications,
+        reports_dir=data.get("reports", {}).get("dir", ""),
+        reports_api_conn_id=data.get("reports", {}).get("api_conn_id", "airflow_api"),
+        reports_weeks=data.get("reports", {}).get("weeks", 12),
     )
 
 

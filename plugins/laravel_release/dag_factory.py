@@ -18,7 +18,9 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from airflow.providers.standard.operators.empty import EmptyOperator
-from airflow.sdk import DAG, Param
+from airflow.providers.standard.operators.hitl import HITLEntryOperator
+from airflow.providers.standard.operators.trigger_dagrun import TriggerDagRunOperator
+from airflow.sdk import DAG, CronTriggerTimetable, Param
 
 from laravel_release import gates, policy
 from laravel_release.config import ENVIRONMENTS
@@ -26,12 +28,14 @@ from laravel_release.steps.announce import announce_release
 from laravel_release.steps.build import build_release
 from laravel_release.steps.deploy import deploy_environment
 from laravel_release.steps.finish import finish_release
+from laravel_release.steps.metrics import post_summary, write_report
 from laravel_release.steps.prepare import install_tools, plan_release
 from laravel_release.steps.quality import quality_gates
 from laravel_release.steps.rollback import MODES, plan_rollback, rollback_environment
 from laravel_release.timetables import release_schedule
 
 START_DATE = datetime(2025, 1, 1, tzinfo=UTC)
+REVIEW_DAG = "release_review"
 MAX_ACTIVE_RUNS = 3
 DEFAULT_ARGS = {"owner": "release-engineering", "retries": 0, "retry_delay": timedelta(seconds=5)}
 
@@ -117,7 +121,79 @@ def release_dag(name: str, doc_md: str | None = None) -> DAG:
                 [ready, *gates_passed] >> previous
                 [ready, *gates_passed] >> announce_release(plan)  # type: ignore[arg-type]
             previous = deploy_environment(plan, stage, built=build, previous=previous, rtype=rtype)
-        finish_release(plan, previous)  # type: ignore[arg-type]
+        finished = finish_release(plan, previous)  # type: ignore[arg-type]
+        finished >> request_review()
+    return dag
+
+
+def request_review() -> TriggerDagRunOperator:
+    """Open the post-release review form (DAG release_review) for this release, without waiting for it."""
+    return TriggerDagRunOperator(
+        task_id="request_review",
+        trigger_dag_id=REVIEW_DAG,
+        trigger_run_id="review__{{ run_id }}",
+        conf={"dag_id": "{{ dag.dag_id }}", "run_id": "{{ run_id }}", "version": "{{ params.version }}"},
+        wait_for_completion=False,
+        skip_when_already_exists=True,
+    )
+
+
+def review_dag(doc_md: str | None = None) -> DAG:
+    """``release_review``: the post-release checklist items only a person can confirm, as a form."""
+    with DAG(
+        dag_id=REVIEW_DAG,
+        description="The post-release review: code review, documentation, user feedback, lessons learned.",
+        doc_md=doc_md,
+        schedule=None,
+        start_date=START_DATE,
+        catchup=False,
+        max_active_runs=16,  # one per release waiting for its review
+        default_args=DEFAULT_ARGS,
+        params={
+            "dag_id": Param("release_feature", type="string", title="Release DAG"),
+            "run_id": Param("", type="string", title="Release run"),
+            "version": Param("", type="string", title="Version"),
+        },
+        tags=["release", "review"],
+    ) as dag:
+        HITLEntryOperator(
+            task_id="post_release_review",
+            subject="Post-release review of {{ params.version }}",
+            body=(
+                "The release **{{ params.version }}** ({{ params.dag_id }}, run `{{ params.run_id }}`) is live. "
+                "Confirm what only a person can: the rest of the checklists is proven by the release's own tasks "
+                "(see the release report, DAG release_metrics)."
+            ),
+            params={
+                "code_review_completed": Param(False, type="boolean", title="Code review completed"),
+                "documentation_updated": Param(False, type="boolean", title="Documentation updated"),
+                "user_feedback_collected": Param(
+                    "", type="string", title="User feedback collected", description="Where, and what it said."
+                ),
+                "lessons_learned": Param(
+                    "", type="string", title="Lessons learned documented", description="A link or a summary."
+                ),
+            },
+            response_timeout=timedelta(days=14),
+        )
+    return dag
+
+
+def metrics_dag(doc_md: str | None = None) -> DAG:
+    """``release_metrics``: the DORA metrics against the seed's targets, as an HTML report; weekly and on demand."""
+    with DAG(
+        dag_id="release_metrics",
+        description="DORA metrics, the seed's targets, audit trail and checklists: an HTML report, weekly.",
+        doc_md=doc_md,
+        schedule=CronTriggerTimetable("0 6 * * 1", timezone="UTC"),  # Monday 06:00 UTC
+        start_date=START_DATE,
+        catchup=False,
+        max_active_runs=1,
+        default_args=DEFAULT_ARGS,
+        params={"weeks": Param(12, type="integer", minimum=1, maximum=104, title="Weeks of history")},
+        tags=["release", "metrics"],
+    ) as dag:
+        post_summary(write_report())  # type: ignore[arg-type]  # an XCom, resolved at run time
     return dag
 
 

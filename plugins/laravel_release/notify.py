@@ -64,7 +64,9 @@ def run_link(dag_id: str, run_id: str, base_url: str | None = None) -> str:
 def _duration(seconds: float | None) -> str:
     if seconds is None:
         return "unknown"
-    return f"{seconds:.0f} s" if seconds < 120 else f"{seconds / 60:.1f} min"
+    if seconds < 120:
+        return f"{seconds:.0f} s"
+    return f"{seconds / 60:.0f} min" if seconds < 7200 else f"{seconds / 3600:.1f} h"
 
 
 # ── the messages ────────────────────────────────────────────────────────────
@@ -159,7 +161,7 @@ def escalated(app: str, level: config.Level, decision: dict[str, Any], minutes: 
         "escalated",
         decision["environment"],
         f"ESCALATION level {level.number} ({level.name}): {app} {decision['environment']} incident unresolved "
-        f"for {minutes:.0f} min",
+        f"for {_duration(minutes * 60)}",
         (
             f"Why: {decision['reason']}",
             f"Rollback {decision['from']} -> {decision['to']} ({decision['version']}) has not brought "
@@ -191,7 +193,7 @@ def closed(app: str, decision: dict[str, Any], minutes: float, link: str) -> Mes
     return Message(
         "resolved",
         decision["environment"],
-        f"RESOLVED {app} {decision['environment']}: the incident is closed after {minutes:.0f} min",
+        f"RESOLVED {app} {decision['environment']}: the incident is closed after {_duration(minutes * 60)}",
         (
             f"The freeze set by the rollback of {decision['from']} was lifted: deployments may go on",
             f"Cause: {decision['reason']}",

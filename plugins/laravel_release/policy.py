@@ -203,3 +203,81 @@ def release_type(name: str) -> ReleaseType:
         return RELEASE_TYPES[name]
     except KeyError:
         raise KeyError(f"unknown release type {name!r}; the policy defines {', '.join(RELEASE_TYPES)}") from None
+
+
+@dataclass(frozen=True)
+class Target:
+    """A target of the seed's release metrics and KPIs: a figure, and on which side of ``limit`` it must be."""
+
+    name: str
+    title: str
+    limit: float
+    better: str  # "below", "above", "at most" or "at least" the limit
+    unit: str = ""
+
+    def met(self, value: float | None) -> bool | None:
+        if value is None:
+            return None
+        return {
+            "below": value < self.limit,
+            "above": value > self.limit,
+            "at most": value <= self.limit,
+            "at least": value >= self.limit,
+        }[self.better]
+
+    def describe(self) -> str:
+        sign = {"below": "<", "above": ">", "at most": "≤", "at least": "≥"}[self.better]
+        return f"{sign} {self.limit:g}{self.unit}"
+
+
+# The seed's targets (Release Metrics & KPIs), as the release report checks them.
+TARGETS: tuple[Target, ...] = (
+    Target("deployment_frequency", "deployment frequency", 1, "at least", " per week"),  # "weekly releases"
+    Target("lead_time_hours", "lead time for changes (median)", 7 * 24, "below", " h"),
+    Target("change_failure_rate", "change failure rate", 5, "below", "%"),
+    Target("time_to_restore_hours", "time to restore (median)", 1, "below", " h"),
+    Target("coverage_percent", "test coverage (lowest)", 90, "above", "%"),
+    Target("critical_vulnerabilities", "critical vulnerabilities (most in a release)", 0, "at most"),
+    Target("p95_page_ms", "p95 response time, pages (worst)", 500, "below", " ms"),
+    Target("p95_api_ms", "p95 response time, APIs (worst)", 300, "below", " ms"),
+    Target("error_rate_percent", "error rate (worst)", 1, "below", "%"),
+    Target("uptime_percent", "uptime", 99.9, "above", "%"),
+)
+
+
+@dataclass(frozen=True)
+class ChecklistItem:
+    """An item of one of the seed's three checklists, and what proves it: a task's result (``proof`` names
+    the evidence function in evidence.py) or a person's answer on the post-release review form."""
+
+    checklist: str  # pre-release, deployment, post-release
+    item: str
+    proof: str  # an evidence.PROOFS key, or "person" (the review form)
+
+
+CHECKLISTS: tuple[ChecklistItem, ...] = (
+    ChecklistItem("pre-release", "All tests passing", "tests"),
+    ChecklistItem("pre-release", "Code review completed", "person"),
+    ChecklistItem("pre-release", "Security scan passed", "scan"),
+    ChecklistItem("pre-release", "Performance benchmarks met", "staging_figures"),
+    ChecklistItem("pre-release", "Documentation updated", "person"),
+    ChecklistItem("pre-release", "Release notes prepared", "notes"),
+    ChecklistItem("pre-release", "Backup created", "backup"),
+    ChecklistItem("pre-release", "Rollback plan confirmed", "rollback_plan"),
+    ChecklistItem("deployment", "Staging deployment successful", "staging_switch"),
+    ChecklistItem("deployment", "Staging tests passing", "staging_verified"),
+    ChecklistItem("deployment", "UAT completed", "uat_verified"),
+    ChecklistItem("deployment", "UAT sign-off received", "signoff"),
+    ChecklistItem("deployment", "Production deployment successful", "production_switch"),
+    ChecklistItem("deployment", "Post-deployment verification passed", "production_verified"),
+    ChecklistItem("deployment", "Monitoring configured", "watch"),
+    ChecklistItem("deployment", "Alerts configured", "alerts"),
+    ChecklistItem("post-release", "System health verified", "production_verified"),
+    ChecklistItem("post-release", "Performance metrics checked", "production_figures"),
+    ChecklistItem("post-release", "Error rates monitored", "watch"),
+    ChecklistItem("post-release", "User feedback collected", "person"),
+    ChecklistItem("post-release", "Release notes published", "changelog"),
+    ChecklistItem("post-release", "Team notified", "team_notified"),
+    ChecklistItem("post-release", "Stakeholders updated", "stakeholders_notified"),
+    ChecklistItem("post-release", "Lessons learned documented", "person"),
+)

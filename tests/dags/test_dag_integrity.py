@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from airflow.dag_processing.dagbag import DagBag
 
-from laravel_release import policy
+from laravel_release import evidence, policy
 from laravel_release.dag_factory import MAX_ACTIVE_RUNS
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -224,7 +224,7 @@ def test_every_environment_is_judged_after_the_switch_and_branches_to_its_rollba
         # an unresolved incident escalates once the rollback has ended, whatever its outcome
         escalate = dag.get_task(f"{env}.rollback.escalate")
         assert escalate.upstream_task_ids == {f"{env}.rollback.record_rollback"}
-        assert escalate.trigger_rule == "none_skipped"
+        assert escalate.is_teardown  # the run's state stays the rollback's: a rolled-back release fails
 
 
 @pytest.mark.parametrize("dag_id", RELEASE_DAGS)
@@ -236,9 +236,10 @@ def test_each_stage_announces_its_start_and_its_outcome_and_production_its_windo
         assert finished.upstream_task_ids == {
             f"{env}.cleanup_releases",
             f"{env}.rollback.record_rollback",
+            f"{env}.claim_environment",  # its setup: nothing is announced for a stage that never began
             "plan_release",
         }
-        assert finished.trigger_rule == "all_done"
+        assert finished.is_teardown and finished.trigger_rule == "all_done_setup_success"
         # an announcement never holds anything up
         assert not dag.get_task(f"{env}.announce_started").downstream_task_ids
         assert not finished.downstream_task_ids
@@ -256,3 +257,17 @@ def test_the_rollback_dag_is_the_same_task_group_inside_its_own_lock(dagbag):
     assert dag.get_task("rollback.switch_back").retries == 0
     assert set(dag.params) == {"environment", "target", "mode", "reason", "confirm"}
     assert dag.params["mode"] == "code"
+
+
+def test_the_weekly_report_and_the_review_form(dagbag):
+    metrics = dagbag.dags["release_metrics"]
+    assert metrics.timetable.expression == "0 6 * * 1"  # Monday 06:00 UTC
+    assert metrics.catchup is False and metrics.params["weeks"] == 12
+    assert metrics.get_task("post_summary").upstream_task_ids == {"write_report"}
+    review = dagbag.dags["release_review"]
+    form = review.get_task("post_release_review")
+    assert set(form.params) == set(evidence.REVIEW_FIELDS.values())
+    for dag_id in RELEASE_DAGS:  # every successful release opens its review, without waiting for it
+        request = dagbag.dags[dag_id].get_task("request_review")
+        assert request.upstream_task_ids == {"finish_release"}
+        assert request.trigger_dag_id == "release_review" and request.wait_for_completion is False

@@ -55,7 +55,7 @@ def airflow_server(e2e_sandbox):
     (home / "passwords.json").write_text(json.dumps(USERS))
     (home / "environments.yaml").write_text(yaml.safe_dump(base_config()))
     env = {
-        **{k: v for k, v in os.environ.items() if not k.startswith("AIRFLOW__")},
+        **{k: v for k, v in os.environ.items() if not k.startswith("AIRFLOW__") and k != "AIRFLOW_CONN_AIRFLOW_API"},
         "AIRFLOW_HOME": str(home),
         "AIRFLOW__API__PORT": str(PORT),
         "AIRFLOW_URL": f"http://127.0.0.1:{PORT}",

@@ -73,7 +73,7 @@ def test_finished_resolved_and_escalated_messages():
     assert ok.subject == "Release finished: ZenaManage v1.4.0 is live on production" and not ok.urgent
     assert ok.lines[:2] == ("Duration: 82 s", "Hosts: p-1, p-2")
     bad = notify.finished("ZenaManage", "staging", "v1.4.0", "rolled_back", 300, ["s-1"], [], LINK)
-    assert bad.urgent and bad.subject.startswith("Release rolled back") and "Duration: 5.0 min" in bad.lines
+    assert bad.urgent and bad.subject.startswith("Release rolled back") and "Duration: 5 min" in bad.lines
     done = notify.resolved("ZenaManage", DECISION, 6.2, ["p-1", "p-2"], LINK)
     assert done.subject == "RESOLVED ZenaManage production: back on v1.3.0"
     assert f"Rolled back from {DECISION['from']} to {DECISION['to']} on p-1, p-2 in 6 s" in done.lines

@@ -171,6 +171,9 @@ class Escalate(BaseOperator):
         decision = primary["decision"]
         cfg = config.load()
         levels = cfg.notifications.escalation
+        first = len(notify.due_levels(levels, 0, 0))  # the incident message went to the levels due at once
+        if notified is None and event is not None:  # resumed: dag.test() drops the kwargs, the XCom keeps them
+            notified = ti.xcom_pull(task_ids=self.task_id, key="escalated") or first
         if not frozen_by(primary, decision["owner"]):
             self.log.info("%s: the incident is resolved (the freeze is lifted)", decision["environment"])
             if notified is not None:  # it was escalating: everyone who heard hears it is over
@@ -189,8 +192,7 @@ class Escalate(BaseOperator):
         if not levels:
             self.log.warning("the incident is unresolved and there is no escalation matrix (notifications.escalation)")
             return {"resolved": False, "levels_notified": 0}
-        if notified is None:  # the incident message went to the levels due at once
-            notified = len(notify.due_levels(levels, 0, 0))
+        notified = first if notified is None else notified
         minutes = (time.time() - decision["started"]) / 60
         for level in notify.due_levels(levels, minutes, notified):
             self.log.warning("escalating to level %d (%s) after %.1f min", level.number, level.name, minutes)
@@ -203,6 +205,7 @@ class Escalate(BaseOperator):
                 recipients=notify.Recipients.of([level]),
             )
             notified = level.number
+            ti.xcom_push(key="escalated", value=notified)
         due = notify.next_level_at(levels, decision["started"], notified)
         if due is None:
             raise gates.GateClosed(

@@ -1,0 +1,460 @@
+"""What the run history proves: the DORA metrics, the seed's targets, checklists and the audit trail. Pure.
+
+Input: runs as ``history.collect`` reads them from Airflow's REST API (the only
+source of truth), one dict per DAG run: ``dag_id``, ``run_id``, ``run_type``,
+``state``, ``triggered_by``, ``note``, ``conf``, ``start``, ``end`` (ISO times),
+``tasks`` ({task: state}), ``xcom`` ({task: value}), ``hitl`` ({task: answer}),
+``review`` (the post-release review form's answer, or None).
+
+The four keys follow the DORA team's Four Keys project, with these differences:
+a deployment is a release run that switched production (not any push to a
+deploy branch); a change fails when its own verification or watch rolls it
+back or its production stage fails (Four Keys links incidents to deployments);
+restore time runs from the failure's detection (a trigger tripping, or the
+start of a rollback run) to the good release verified (Four Keys: incident
+opened to closed); lead time runs from each commit of the release to production
+verified, as in Four Keys, taken from the build's git log.
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from laravel_release import policy
+
+RELEASE_DAGS = tuple(t.dag_id for t in policy.RELEASE_TYPES.values())
+ROLLBACK_DAG = "rollback"
+
+
+def parse_time(value: Any) -> datetime | None:
+    if value in (None, ""):
+        return None
+    if isinstance(value, datetime):
+        return value if value.tzinfo else value.replace(tzinfo=UTC)
+    if isinstance(value, int | float):
+        return datetime.fromtimestamp(value, UTC)
+    return datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+
+
+def _hours(delta: timedelta) -> float:
+    return delta.total_seconds() / 3600
+
+
+@dataclass
+class Change:
+    """One production change: a release that reached production, or a rollback of production."""
+
+    dag_id: str
+    run_id: str
+    kind: str  # release or rollback
+    release_type: str
+    version: str  # what production serves after it (for a failure: what it tried)
+    replaced: str  # what production served before
+    triggered_by: str  # who: an Airflow user (UI or an API token) or "schedule"
+    trigger: str  # how: manual (UI, CLI or REST) or scheduled
+    note: str
+    approved_by: str
+    approved_at: datetime | None
+    window_override: str
+    started: datetime | None
+    finished: datetime | None
+    verified: datetime | None  # production verified (releases that succeeded)
+    outcome: str  # success, rolled_back, failed, running
+    hosts: list[str]
+    commit_times: list[datetime] = field(default_factory=list)
+    p95_ms: float | None = None
+    error_rate_percent: float | None = None
+    coverage_percent: float | None = None
+    critical_vulnerabilities: int | None = None
+    detected: datetime | None = None  # a failure's detection
+    restored: datetime | None = None  # the good release verified again
+    reason: str = ""
+    missing: list[str] = field(default_factory=list)  # data the run should have and has not: flagged
+
+    @property
+    def failed(self) -> bool:
+        return self.outcome in ("rolled_back", "failed")
+
+
+def _state(run: dict[str, Any], task: str) -> str | None:
+    """A task's state; for a mapped task, "success" when every host succeeded, else the worst."""
+    states = [s for t, s in run["tasks"].items() if t == task or t.startswith(task + "[")]
+    if not states:
+        return None
+    for worst in ("failed", "upstream_failed", "running", "skipped"):
+        if worst in states:
+            return worst
+    return states[0]
+
+
+def _figures(verified: Any) -> tuple[float | None, float | None, list[str]]:
+    """p95 (ms, the worst host) and error rate from a release_verified XCom, and its hosts."""
+    if not isinstance(verified, list) or not verified:
+        return None, None, []
+    p95 = [v["p95_seconds"] * 1000 for v in verified if v.get("p95_seconds") is not None]
+    errors = [v["error_rate_percent"] for v in verified if v.get("error_rate_percent") is not None]
+    return (max(p95) if p95 else None, max(errors) if errors else None, sorted(v["host"] for v in verified))
+
+
+def release_change(run: dict[str, Any], env: str = "production") -> Change | None:
+    """The change a release run made to ``env``, None when it never reached it."""
+    tasks, xcom = run["tasks"], run["xcom"]
+    switch = _state(run, f"{env}.switch_release")
+    if switch in (None, "skipped", "upstream_failed", "removed"):
+        return None
+    plan = xcom.get("plan_release") or {}
+    missing = []
+    if not plan:
+        missing.append("plan_release (version, what it replaced)")
+    verified_state = tasks.get(f"{env}.release_verified")
+    rolled_back = _state(run, f"{env}.rollback.verify_rollback") == "success"
+    if verified_state == "success":
+        outcome = "success"
+    elif rolled_back:
+        outcome = "rolled_back"
+    elif run["state"] in ("running", "queued"):
+        outcome = "running"
+    else:
+        outcome = "failed"
+    build: dict[str, Any] = next((r for r in xcom.get("build_release") or [] if r.get("verb") == "build"), {})
+    commit_times = [parse_time(int(t)) for t in str(build.get("commit_times", "")).split() if t.isdigit()]
+    if outcome == "success" and not commit_times:
+        missing.append("build_release commit times (lead time)")
+    p95, errors, hosts = _figures(xcom.get(f"{env}.release_verified"))
+    if outcome == "success" and p95 is None:
+        missing.append(f"{env}.release_verified figures (p95, error rate)")
+    finished = parse_time(run.get("end"))
+    ended = run.get("ended", {})
+    verified = parse_time(ended.get(f"{env}.release_verified")) if outcome == "success" else None
+    approval = run.get("hitl", {}).get("approve_production") or {}
+    external = xcom.get("external_signoff") or {}
+    approved_by = approval.get("responded_by") or external.get("by") or ""
+    approved_at = parse_time(approval.get("responded_at") or external.get("at"))
+    rtype = plan.get("release_type") or run["dag_id"].removeprefix("release_")
+    if policy.RELEASE_TYPES.get(rtype) and policy.RELEASE_TYPES[rtype].uat_signoff and not approved_by:
+        missing.append("UAT sign-off (who approved)")
+    record = xcom.get(f"{env}.rollback.record_rollback") or {}
+    verdict = xcom.get(f"{env}.watch_release") or {}
+    detected = parse_time(verdict.get("at")) or parse_time(record.get("started"))
+    restored = parse_time(record["started"] + record["seconds"]) if record.get("started") else None
+    if rolled_back and not record:
+        missing.append(f"{env}.rollback.record_rollback (restore time)")
+    coverage = xcom.get("check_coverage")
+    scan: dict[str, Any] = next((r for r in xcom.get("scan_release") or [] if "critical" in r), {})
+    window = xcom.get("wait_for_window") or {}
+    return Change(
+        dag_id=run["dag_id"],
+        run_id=run["run_id"],
+        kind="release",
+        release_type=rtype,
+        version=plan.get("version") or run.get("conf", {}).get("version") or "?",
+        replaced=plan.get("since") or "",
+        triggered_by=run.get("triggered_by") or ("schedule" if run.get("run_type") == "scheduled" else "?"),
+        trigger=run.get("run_type") or "?",
+        note=run.get("note") or "",
+        approved_by=approved_by,
+        approved_at=approved_at,
+        window_override=window.get("override_reason") or run.get("conf", {}).get("window_override") or "",
+        started=parse_time(run.get("start")),
+        finished=finished,
+        verified=verified,
+        outcome=outcome,
+        hosts=hosts or sorted({t.split("[")[1].rstrip("]") for t in tasks if t.startswith(f"{env}.switch_release[")}),
+        commit_times=[t for t in commit_times if t],
+        p95_ms=p95,
+        error_rate_percent=errors,
+        coverage_percent=float(coverage) if isinstance(coverage, int | float) else None,
+        critical_vulnerabilities=int(scan["critical"]) if "critical" in scan else None,
+        detected=detected if outcome == "rolled_back" else None,
+        restored=restored,
+        reason=record.get("reason", "") or verdict.get("text", "").split("\n")[0],
+        missing=missing,
+    )
+
+
+def rollback_change(run: dict[str, Any], env: str = "production") -> Change | None:
+    """A rollback run of ``env`` (by hand or from CI)."""
+    xcom = run["xcom"]
+    request = xcom.get("plan_rollback") or run.get("conf") or {}
+    if request.get("environment", "production") != env:
+        return None
+    if _state(run, "rollback.switch_back") in (None, "skipped", "upstream_failed"):
+        return None  # refused before it changed anything
+    record = xcom.get("rollback.record_rollback") or {}
+    decided = (xcom.get("rollback.decide_rollback") or [{}])[0].get("decision", {})
+    outcome = (
+        "success"
+        if run["tasks"].get("rollback.record_rollback") == "success"
+        else ("running" if run["state"] == "running" else "failed")
+    )
+    missing = [] if record or outcome != "success" else ["rollback.record_rollback (restore time)"]
+    return Change(
+        dag_id=run["dag_id"],
+        run_id=run["run_id"],
+        kind="rollback",
+        release_type="rollback",
+        version=decided.get("version") or record.get("version") or "?",
+        replaced=decided.get("from") or "",
+        triggered_by=run.get("triggered_by") or "?",
+        trigger=run.get("run_type") or "?",
+        note=run.get("note") or "",
+        approved_by="",
+        approved_at=None,
+        window_override="",
+        started=parse_time(run.get("start")),
+        finished=parse_time(run.get("end")),
+        verified=None,
+        outcome=outcome,
+        hosts=record.get("hosts") or [],
+        detected=parse_time(run.get("start")),
+        restored=parse_time(decided["started"] + record["seconds"]) if record and decided.get("started") else None,
+        reason=request.get("reason", ""),
+        missing=missing,
+    )
+
+
+def changes(runs: Iterable[dict[str, Any]], env: str = "production") -> list[Change]:
+    """Every change to ``env`` in the runs, oldest first."""
+    found = []
+    for run in runs:
+        make = release_change if run["dag_id"] in RELEASE_DAGS else rollback_change
+        change = make(run, env) if run["dag_id"] in (*RELEASE_DAGS, ROLLBACK_DAG) else None
+        if change:
+            found.append(change)
+    return sorted(found, key=lambda c: c.started or datetime.min.replace(tzinfo=UTC))
+
+
+# ── the four keys and the seed's targets ───────────────────────────────────
+
+
+@dataclass
+class Metrics:
+    weeks: float
+    deployments: int  # release changes to production (any outcome but running)
+    failures: int
+    deployment_frequency: float | None  # successful deployments per week
+    lead_time_hours: float | None
+    change_failure_rate: float | None  # percent
+    time_to_restore_hours: float | None
+    restores: int
+    flagged: list[str]  # runs with missing data: counted, and named here
+    figures: dict[str, float | None] = field(default_factory=dict)  # the other KPIs
+
+
+def _median(values: list[float]) -> float | None:
+    return statistics.median(values) if values else None
+
+
+def dora(found: list[Change], now: datetime, weeks: float) -> Metrics:
+    since = now - timedelta(weeks=weeks)
+    window = [c for c in found if c.started and c.started >= since and c.outcome != "running"]
+    releases = [c for c in window if c.kind == "release"]
+    good = [c for c in releases if c.outcome == "success"]
+    failed = [c for c in releases if c.failed]
+    lead = [_hours(c.verified - t) for c in good if c.verified for t in c.commit_times]
+    restores = [
+        _hours(c.restored - c.detected)
+        for c in window
+        if c.detected and c.restored and (c.kind == "rollback" or c.outcome == "rolled_back")
+    ]
+    flagged = [f"{c.dag_id} {c.run_id}: missing {', '.join(c.missing)}" for c in window if c.missing]
+    p95 = [c.p95_ms for c in good if c.p95_ms is not None]
+    errors = [c.error_rate_percent for c in good if c.error_rate_percent is not None]
+    coverage = [c.coverage_percent for c in releases if c.coverage_percent is not None]
+    critical = [c.critical_vulnerabilities for c in releases if c.critical_vulnerabilities is not None]
+    return Metrics(
+        weeks=weeks,
+        deployments=len(releases),
+        failures=len(failed),
+        deployment_frequency=len(good) / weeks if weeks else None,
+        lead_time_hours=_median(lead),
+        change_failure_rate=100.0 * len(failed) / len(releases) if releases else None,
+        time_to_restore_hours=_median(restores),
+        restores=len(restores),
+        flagged=flagged,
+        figures={
+            "coverage_percent": min(coverage) if coverage else None,
+            "critical_vulnerabilities": max(critical) if critical else None,
+            # the probes request pages (/) and APIs (/api/...): the worst p95 stands for both
+            "p95_page_ms": max(p95) if p95 else None,
+            "p95_api_ms": max(p95) if p95 else None,
+            "error_rate_percent": max(errors) if errors else None,
+            "uptime_percent": None,  # needs an external uptime monitor: not measured by releases
+        },
+    )
+
+
+@dataclass(frozen=True)
+class Scored:
+    target: policy.Target
+    value: float | None
+    met: bool | None  # None: nothing to judge yet
+
+
+def score(m: Metrics) -> list[Scored]:
+    values = {
+        "deployment_frequency": m.deployment_frequency,
+        "lead_time_hours": m.lead_time_hours,
+        "change_failure_rate": m.change_failure_rate,
+        "time_to_restore_hours": m.time_to_restore_hours,
+        **m.figures,
+    }
+    return [Scored(t, values.get(t.name), t.met(values.get(t.name))) for t in policy.TARGETS]
+
+
+def per_week(found: list[Change], now: datetime, weeks: int) -> list[dict[str, Any]]:
+    """Deployments and failures per ISO week, oldest first (empty weeks included)."""
+    start = (now - timedelta(weeks=weeks - 1)).date()
+    start -= timedelta(days=start.weekday())
+    rows = []
+    for i in range(weeks):
+        monday = start + timedelta(weeks=i)
+        in_week = [
+            c
+            for c in found
+            if c.kind == "release" and c.started and monday <= c.started.date() < monday + timedelta(weeks=1)
+        ]
+        done = [c for c in in_week if c.outcome != "running"]
+        failed = [c for c in done if c.failed]
+        rows.append(
+            {
+                "week": f"{monday:%G-W%V}",
+                "deployments": len([c for c in done if c.outcome == "success"]),
+                "failures": len(failed),
+                "failure_rate": 100.0 * len(failed) / len(done) if done else None,
+            }
+        )
+    return rows
+
+
+# ── checklists ──────────────────────────────────────────────────────────────
+
+
+@dataclass(frozen=True)
+class Checked:
+    checklist: str
+    item: str
+    status: str  # done, failed, pending (a person has not answered yet), n/a
+    proof: str  # what proves it, in words: the task and its figure, or who confirmed it and when
+
+
+def _task_proof(task: str, ok_words: Callable[[Any], str]) -> Callable[[dict[str, Any]], tuple[str, str]]:
+    def prove(run: dict[str, Any]) -> tuple[str, str]:
+        state = _state(run, task)
+        if state is None:
+            return "n/a", f"{task} is not part of this release type"
+        if state == "success":
+            return "done", f"{task}: {ok_words(run['xcom'].get(task))}"
+        if state in ("skipped", "upstream_failed"):
+            return "n/a", f"{task} did not run ({state})"
+        return ("failed" if state == "failed" else "pending"), f"{task}: {state}"
+
+    return prove
+
+
+def _first_line(value: Any) -> str:
+    return str(value or "").strip().splitlines()[0] if str(value or "").strip() else "recorded"
+
+
+def _verified_words(value: Any) -> str:
+    p95, errors, hosts = _figures(value)
+    if p95 is None:
+        return "verified"
+    return f"health, version and smoke tests on {', '.join(hosts)}; p95 {p95:.0f} ms, {errors:g}% errors"
+
+
+def _backup_words(value: Any) -> str:
+    result: dict[str, Any] = next((r for r in value or [] if r.get("sha256")), {})
+    return f"backup sha256 {result['sha256'][:16]}…" if result else "backup taken"
+
+
+def _scan_words(value: Any) -> str:
+    result: dict[str, Any] = next((r for r in value or [] if "critical" in r), {})
+    return f"{result.get('critical', '?')} critical, {result.get('high', '?')} high findings"
+
+
+def _signoff(run: dict[str, Any]) -> tuple[str, str]:
+    approval = run.get("hitl", {}).get("approve_production")
+    external = run["xcom"].get("external_signoff")
+    if approval and approval.get("responded_by"):
+        return "done", f"approved by {approval['responded_by']} at {approval.get('responded_at', '?')}"
+    if external and external.get("by"):
+        return "done", f"approved by {external['by']} through the approval service"
+    if _state(run, "uat_signed_off") is None:
+        return "n/a", "this release type has no UAT sign-off"
+    return "pending", "no sign-off recorded"
+
+
+def _announced(kind: str) -> Callable[[dict[str, Any]], tuple[str, str]]:
+    def prove(run: dict[str, Any]) -> tuple[str, str]:
+        sent = run["xcom"].get("production.announce_finished") or {}
+        channel = "slack" if kind == "team" else "email"
+        if sent.get(channel) == "sent":
+            return "done", f"production.announce_finished: {channel} sent"
+        return (
+            "failed" if sent.get(channel) == "failed" else "n/a"
+        ), f"{channel}: {sent.get(channel, 'not configured')}"
+
+    return prove
+
+
+def _rollback_plan(run: dict[str, Any]) -> tuple[str, str]:
+    plan = run["xcom"].get("plan_release") or {}
+    if not plan:
+        return "pending", "no plan recorded"
+    return "done", f"rollback target: {plan.get('since') or 'none (first release)'}, kept on every host"
+
+
+PROOFS: dict[str, Callable[[dict[str, Any]], tuple[str, str]]] = {
+    "tests": _task_proof("check_tests", _first_line),
+    "scan": _task_proof("scan_release", _scan_words),
+    "staging_figures": _task_proof("staging.release_verified", _verified_words),
+    "notes": _task_proof("write_release_notes", _first_line),
+    "backup": _task_proof("production.backup_database", _backup_words),
+    "rollback_plan": _rollback_plan,
+    "staging_switch": _task_proof("staging.switch_release", lambda _: "switched on every host"),
+    "staging_verified": _task_proof("staging.release_verified", _verified_words),
+    "uat_verified": _task_proof("uat.release_verified", _verified_words),
+    "signoff": _signoff,
+    "production_switch": _task_proof("production.switch_release", lambda _: "switched on every host"),
+    "production_verified": _task_proof("production.release_verified", _verified_words),
+    "production_figures": _task_proof("production.release_verified", _verified_words),
+    "watch": _task_proof("production.watch_release", lambda v: "watched; no rollback trigger tripped"),
+    "alerts": _announced("team"),
+    "changelog": _task_proof("write_changelog", _first_line),
+    "team_notified": _announced("team"),
+    "stakeholders_notified": _announced("stakeholders"),
+}
+
+REVIEW_FIELDS = {  # the review form's field for each item only a person can confirm
+    "Code review completed": "code_review_completed",
+    "Documentation updated": "documentation_updated",
+    "User feedback collected": "user_feedback_collected",
+    "Lessons learned documented": "lessons_learned",
+}
+
+
+def checklist(run: dict[str, Any]) -> list[Checked]:
+    """The seed's three checklists for one release run, each item with its proof."""
+    review = run.get("review") or {}
+    answers = review.get("params_input") or {}
+    out = []
+    for item in policy.CHECKLISTS:
+        if item.proof == "person":
+            value = answers.get(REVIEW_FIELDS[item.item])
+            if not review:
+                status, proof = "pending", "waits for the post-release review form (DAG release_review)"
+            elif value:
+                who = f"{review.get('responded_by', '?')} at {review.get('responded_at', '?')}"
+                detail = f": {value}" if isinstance(value, str) else ""
+                status, proof = "done", f"confirmed by {who}{detail}"
+            else:
+                status, proof = "failed", f"not confirmed on the review form by {review.get('responded_by', '?')}"
+        else:
+            status, proof = PROOFS[item.proof](run)
+        out.append(Checked(item.checklist, item.item, status, proof))
+    return out

@@ -1,0 +1,74 @@
+"""The release report (DAG release_metrics) and the post-release review (DAG release_review).
+
+    write_report ─> post_summary
+
+``write_report`` reads the run history from Airflow's REST API (the connection
+``reports.api_conn_id``), computes the DORA metrics and the seed's targets
+(evidence.py) and writes the HTML report (report.py) to ``reports.dir``:
+``release-report-<time>.html`` and ``latest.html``. ``post_summary`` posts its
+short summary to the releases channel.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from airflow.sdk import BaseHook, task
+
+from laravel_release import config, history, notify, report
+from laravel_release.client import Airflow, fetch_token
+from laravel_release.steps.announce import link
+
+log = logging.getLogger(__name__)
+
+
+def reports_dir(cfg: config.Config) -> Path:
+    home = os.environ.get("AIRFLOW_HOME") or str(Path.home() / "airflow")
+    return Path(cfg.reports_dir or f"{home}/reports")
+
+
+def api_client(conn_id: str) -> Airflow:
+    """Airflow's REST API from an http connection: host = the URL; login and password, or a token as password."""
+    conn = BaseHook.get_connection(conn_id)
+    host = conn.host or "localhost"
+    url: str = host if "://" in host else f"{conn.schema or 'http'}://{host}"
+    if conn.port:
+        url = f"{url.rstrip('/')}:{conn.port}"
+    token = fetch_token(url, conn.login, conn.password or "") if conn.login else (conn.password or "")
+    return Airflow(url, token)
+
+
+@task(retries=1)
+def write_report(**context: Any) -> dict[str, Any]:
+    """Read the history, judge it, write the HTML report; returns its path and the summary."""
+    cfg = config.load()
+    weeks = int(context["params"].get("weeks") or cfg.reports_weeks)
+    now = datetime.now(UTC)
+    runs = history.collect(api_client(cfg.reports_api_conn_id), since=now - timedelta(weeks=weeks))
+    page, summary = report.render(runs, now, weeks, cfg.app_name)
+    folder = reports_dir(cfg)
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"release-report-{now:%Y%m%dT%H%M%S}.html"
+    path.write_text(page)
+    (folder / "latest.html").write_text(page)
+    log.info("report written to %s (%d bytes): %s", path, len(page), summary)
+    return {"path": str(path), "latest": str(folder / "latest.html"), "summary": summary, "runs": len(runs)}
+
+
+@task(retries=0)
+def post_summary(written: dict[str, Any], **context: Any) -> dict[str, Any]:
+    """The summary on the releases channel (never fails the run)."""
+    cfg = config.load()
+    message = notify.Message(
+        "report",
+        "production",
+        written["summary"].split(": ", 1)[0],
+        (written["summary"].split(": ", 1)[-1], f"Report: {written['path']}"),
+        link(context),
+    )
+    channels = ["slack"] if cfg.notifications.configured("slack") else []
+    return notify.deliver(cfg.notifications, message, channels, context)
