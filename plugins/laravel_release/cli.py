@@ -129,6 +129,8 @@ def trigger(args: argparse.Namespace, out: TextIO, sleep: Callable[[float], None
 
     def progress(changed: dict[str, str]) -> None:
         for task_id, state in sorted(changed.items()):
+            if state == "None":  # not scheduled yet
+                continue
             print(f"{_stamp()}  {task_id:<45} {state}", file=out, flush=True)
 
     tasks: dict[str, str] = {}

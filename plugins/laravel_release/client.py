@@ -100,6 +100,9 @@ class Airflow:
         run = self._call(f"trigger {dag_id}", lambda api: af.DagRunApi(api).trigger_dag_run(dag_id, body))
         return str(run.dag_run_id)
 
+    def dag_run(self, dag_id: str, run_id: str) -> Any:
+        return self._call(f"read {dag_id} {run_id}", lambda api: af.DagRunApi(api).get_dag_run(dag_id, run_id))
+
     def run_state(self, dag_id: str, run_id: str) -> str:
         run = self._call(f"read {dag_id} {run_id}", lambda api: af.DagRunApi(api).get_dag_run(dag_id, run_id))
         return str(run.state.value if hasattr(run.state, "value") else run.state)

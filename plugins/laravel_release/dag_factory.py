@@ -28,7 +28,7 @@ from laravel_release.steps.announce import announce_release
 from laravel_release.steps.build import build_release
 from laravel_release.steps.deploy import deploy_environment
 from laravel_release.steps.finish import finish_release
-from laravel_release.steps.metrics import post_summary, write_report
+from laravel_release.steps.metrics import post_summary, record_checklist, write_report
 from laravel_release.steps.prepare import install_tools, plan_release
 from laravel_release.steps.quality import quality_gates
 from laravel_release.steps.rollback import MODES, plan_rollback, rollback_environment
@@ -156,25 +156,28 @@ def review_dag(doc_md: str | None = None) -> DAG:
         },
         tags=["release", "review"],
     ) as dag:
-        HITLEntryOperator(
-            task_id="post_release_review",
-            subject="Post-release review of {{ params.version }}",
-            body=(
-                "The release **{{ params.version }}** ({{ params.dag_id }}, run `{{ params.run_id }}`) is live. "
-                "Confirm what only a person can: the rest of the checklists is proven by the release's own tasks "
-                "(see the release report, DAG release_metrics)."
-            ),
-            params={
-                "code_review_completed": Param(False, type="boolean", title="Code review completed"),
-                "documentation_updated": Param(False, type="boolean", title="Documentation updated"),
-                "user_feedback_collected": Param(
-                    "", type="string", title="User feedback collected", description="Where, and what it said."
+        (
+            HITLEntryOperator(
+                task_id="post_release_review",
+                subject="Post-release review of {{ params.version }}",
+                body=(
+                    "The release **{{ params.version }}** ({{ params.dag_id }}, run `{{ params.run_id }}`) is live. "
+                    "Confirm what only a person can: the rest of the checklists is proven by the release's own tasks "
+                    "(see the release report, DAG release_metrics)."
                 ),
-                "lessons_learned": Param(
-                    "", type="string", title="Lessons learned documented", description="A link or a summary."
-                ),
-            },
-            response_timeout=timedelta(days=14),
+                params={
+                    "code_review_completed": Param(False, type="boolean", title="Code review completed"),
+                    "documentation_updated": Param(False, type="boolean", title="Documentation updated"),
+                    "user_feedback_collected": Param(
+                        "", type="string", title="User feedback collected", description="Where, and what it said."
+                    ),
+                    "lessons_learned": Param(
+                        "", type="string", title="Lessons learned documented", description="A link or a summary."
+                    ),
+                },
+                response_timeout=timedelta(days=14),
+            )
+            >> record_checklist()
         )
     return dag
 

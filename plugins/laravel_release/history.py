@@ -86,20 +86,32 @@ def run_data(api: Airflow, dag_id: str, run: Any, reviews: dict[str, dict[str, A
     }
 
 
+def review_answer(api: Airflow, review_run_id: str) -> dict[str, Any] | None:
+    """The answer of one release_review run's form, None before it is answered."""
+    for answer in api.answers(REVIEW_DAG, review_run_id):
+        if answer.response_received:
+            return {
+                "responded_by": answer.responded_by_user.name if answer.responded_by_user else "",
+                "responded_at": _time(answer.responded_at),
+                "params_input": dict(answer.params_input or {}),
+            }
+    return None
+
+
 def review_answers(api: Airflow, since: datetime | None) -> dict[str, dict[str, Any]]:
     """{release dag_id/run_id: the review form's answer}, from the release_review runs."""
     found: dict[str, dict[str, Any]] = {}
     for run in api.dag_runs(REVIEW_DAG, since):
         conf = dict(run.conf or {})
-        key = f"{conf.get('dag_id')}/{conf.get('run_id')}"
-        for answer in api.answers(REVIEW_DAG, run.dag_run_id):
-            if answer.response_received:
-                found[key] = {
-                    "responded_by": answer.responded_by_user.name if answer.responded_by_user else "",
-                    "responded_at": _time(answer.responded_at),
-                    "params_input": dict(answer.params_input or {}),
-                }
+        answer = review_answer(api, run.dag_run_id)
+        if answer:
+            found[f"{conf.get('dag_id')}/{conf.get('run_id')}"] = answer
     return found
+
+
+def one_run(api: Airflow, dag_id: str, run_id: str, review: dict[str, Any] | None = None) -> dict[str, Any]:
+    """One run, as collect() reads it, with the given review answer."""
+    return run_data(api, dag_id, api.dag_run(dag_id, run_id), {f"{dag_id}/{run_id}": review} if review else {})
 
 
 def collect(api: Airflow, since: datetime | None = None) -> list[dict[str, Any]]:

@@ -10,6 +10,7 @@ import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import psycopg2
 import pytest
@@ -74,10 +75,12 @@ def test_every_component_runs_as_its_own_process_on_postgres_and_redis(celery_ai
     assert len(pids) == 5  # api-server, scheduler, dag-processor, triggerer, celery worker
     commands = [open(f"/proc/{pid}/cmdline").read().replace("\0", " ") for pid in pids]  # noqa: PTH123, SIM115
     assert any("celery worker" in c for c in commands), commands
-    config = subprocess.run(
-        ["airflow", "config", "get-value", "core", "executor"], env=env, capture_output=True, text=True
-    )
-    assert config.stdout.strip() == "CeleryExecutor"
+    for pid in pids:  # every component runs with compose's settings
+        text = Path(f"/proc/{pid}/environ").read_text(errors="replace")
+        environ = dict(line.split("=", 1) for line in text.split("\0") if "=" in line)
+        assert environ["AIRFLOW__CORE__EXECUTOR"] == "CeleryExecutor"
+        assert environ["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"] == env["DISTRIBUTED_DB"]
+        assert environ["AIRFLOW__CELERY__BROKER_URL"] == "redis://127.0.0.1:6379/11"
 
 
 def test_a_release_triggered_from_ci_runs_to_success_on_celery_workers(celery_airflow, e2e_sandbox):

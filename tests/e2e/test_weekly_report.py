@@ -39,6 +39,12 @@ def test_a_person_confirms_the_post_release_items_on_the_review_form(api):
         },
     )
     assert api.wait("release_review", review.dag_run_id, timeout=120) == "success"
+    # the completed checklists are stored with the review: every item with its proof
+    recorded = {i["item"]: i for i in api.xcom("release_review", review.dag_run_id, "record_checklist")}
+    assert recorded["Code review completed"]["status"] == "done"
+    assert recorded["Code review completed"]["proof"].startswith("confirmed by admin at ")
+    assert recorded["UAT sign-off received"]["proof"].startswith("approved by alice at ")
+    assert recorded["Backup created"]["proof"].startswith("production.backup_database: backup sha256 ")
 
 
 def test_the_weekly_report_is_written_from_the_run_history(api, airflow_server):

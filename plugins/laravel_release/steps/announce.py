@@ -161,12 +161,12 @@ class Escalate(BaseOperator):
     def execute(self, context: Any, event: Any = None, notified: int | None = None) -> Any:
         ti = context["ti"]
         decided = ti.xcom_pull(task_ids=self.decided_task_id)
-        if not decided:
+        if not decided:  # no rollback was decided (none was needed, the stage never ran, or it was refused)
             found = ti.get_task_states(dag_id=ti.dag_id, run_ids=[ti.run_id], task_ids=[self.decided_task_id])
-            if gates._name(found.get(ti.run_id, {}).get(self.decided_task_id)) == "skipped":
-                raise AirflowSkipException("no rollback: nothing to escalate")
-            self.log.warning("the rollback was refused before it started: there is no rollback to escalate")
-            return {"resolved": None, "levels_notified": 0}
+            state = gates._name(found.get(ti.run_id, {}).get(self.decided_task_id))
+            raise AirflowSkipException(
+                f"no rollback was decided ({self.decided_task_id}: {state}): nothing to escalate"
+            )
         primary = decided[0]  # the primary host's rollback target, carrying the decision
         decision = primary["decision"]
         cfg = config.load()

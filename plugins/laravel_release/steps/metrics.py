@@ -7,6 +7,11 @@
 (evidence.py) and writes the HTML report (report.py) to ``reports.dir``:
 ``release-report-<time>.html`` and ``latest.html``. ``post_summary`` posts its
 short summary to the releases channel.
+
+    post_release_review ─> record_checklist
+
+``record_checklist`` stores the release's completed checklists (each item and
+its proof, the form's answers included) with the review run, as its result.
 """
 
 from __future__ import annotations
@@ -19,7 +24,7 @@ from typing import Any
 
 from airflow.sdk import BaseHook, task
 
-from laravel_release import config, history, notify, report
+from laravel_release import config, evidence, history, notify, report
 from laravel_release.client import Airflow, fetch_token
 from laravel_release.steps.announce import link
 
@@ -72,3 +77,19 @@ def post_summary(written: dict[str, Any], **context: Any) -> dict[str, Any]:
     )
     channels = ["slack"] if cfg.notifications.configured("slack") else []
     return notify.deliver(cfg.notifications, message, channels, context)
+
+
+@task(retries=1)
+def record_checklist(**context: Any) -> list[dict[str, str]]:
+    """The release's three checklists, completed: proof from its tasks and from the review form."""
+    cfg = config.load()
+    params = context["params"]
+    api = api_client(cfg.reports_api_conn_id)
+    review = history.review_answer(api, context["run_id"])
+    run = history.one_run(api, params["dag_id"], params["run_id"], review)
+    items = evidence.checklist(run)
+    for item in items:
+        log.info("%-12s %-36s %-7s %s", item.checklist, item.item, item.status, item.proof)
+    done = sum(1 for i in items if i.status == "done")
+    log.info("%s %s: %d of %d checklist items proven", params["dag_id"], params.get("version"), done, len(items))
+    return [vars(i) for i in items]
