@@ -99,10 +99,19 @@ def explain_failure(api: Airflow, dag_id: str, run_id: str, tasks: dict[str, str
             text = api.task_log(dag_id, run_id, task_id, -1 if not index else _map_index(api, dag_id, run_id, key))
         except ApiError as err:
             text = f"(log not available: {err})"
-        tail = [line for line in text.splitlines() if line.strip()][-LOG_LINES:]
         print(f"\nFAILED {key}:", file=out)
-        for line in tail:
+        for line in log_tail(text):
             print(f"  {line}", file=out)
+
+
+def log_tail(text: str, lines: int = LOG_LINES, width: int = 400) -> list[str]:
+    """The end of a task's log, without Airflow's section markers, each line cut to ``width``."""
+    kept = [
+        line if len(line) <= width else line[:width] + " …"
+        for line in text.splitlines()
+        if line.strip() and not line.lstrip().startswith(("::group::", "::endgroup::"))
+    ]
+    return kept[-lines:]
 
 
 def _map_index(api: Airflow, dag_id: str, run_id: str, key: str) -> int:

@@ -159,7 +159,7 @@ class Airflow:
             if err.status == 404:
                 return None
             raise
-        value = entry.value
+        value = getattr(entry, "actual_instance", entry).value  # the response is one of two models
         if isinstance(value, str):
             try:
                 return json.loads(value)

@@ -122,7 +122,7 @@ def release_change(run: dict[str, Any], env: str = "production") -> Change | Non
         outcome = "failed"
     build: dict[str, Any] = next((r for r in xcom.get("build_release") or [] if r.get("verb") == "build"), {})
     commit_times = [parse_time(int(t)) for t in str(build.get("commit_times", "")).split() if t.isdigit()]
-    if outcome == "success" and not commit_times:
+    if outcome == "success" and "commit_times" not in build:  # "": a rebuild of a live version, no new commit
         missing.append("build_release commit times (lead time)")
     p95, errors, hosts = _figures(xcom.get(f"{env}.release_verified"))
     if outcome == "success" and p95 is None:

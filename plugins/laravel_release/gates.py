@@ -424,7 +424,8 @@ def external_signoff(plan: Any, rtype: ReleaseType, environment: str = "uat") ->
                 timeout=10,
             )
             response.raise_for_status()
-            status, said = external_verdict(response.json())
+            answer = response.json()
+            status, said = external_verdict(answer)
         except (requests.RequestException, ValueError) as err:
             log.warning("approval service %s did not answer (%s): asking again later", env.signoff_url, err)
             return PokeReturnValue(is_done=False)
@@ -439,7 +440,15 @@ def external_signoff(plan: Any, rtype: ReleaseType, environment: str = "uat") ->
         if status == "rejected":
             raise GateClosed(f"UAT sign-off: {said} (approval service). The release stops; production untouched.")
         log.info("UAT sign-off: %s (approval service)", said)
-        return PokeReturnValue(is_done=True, xcom_value={"source": env.signoff_url, "decision": said})
+        return PokeReturnValue(
+            is_done=True,
+            xcom_value={
+                "source": env.signoff_url,
+                "decision": said,
+                "by": answer.get("by") or "the approval service",
+                "at": datetime.now(UTC).isoformat(),
+            },
+        )
 
     return wait(plan)
 

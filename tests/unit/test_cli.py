@@ -87,3 +87,10 @@ def test_the_apis_validation_detail_is_printed_without_its_json():
     assert cli.readable(message) == "Invalid input for param version: '2.0' does not match '^v[0-9]+'"
     listed = 'trigger x: HTTP 422: {"detail": [{"msg": "Field required"}, {"msg": "bad"}]}'
     assert cli.readable(listed) == "Field required; bad"
+
+
+def test_the_end_of_a_failed_tasks_log_is_printed_without_section_markers():
+    log = "\n".join(
+        ["start", "::group::Post Execute {...}", "x" * 500, "the release was rolled back", "::endgroup:: {}"]
+    )
+    assert cli.log_tail(log, lines=2) == ["x" * 400 + " …", "the release was rolled back"]

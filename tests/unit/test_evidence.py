@@ -157,7 +157,8 @@ HISTORY = [
     ),
     release("release_feature", "v1.2.0", "v1.1.1", at(18), "stopped"),  # rejected in UAT: never in production
     manual_rollback(at(20, 10)),
-    release("release_hotfix", "v1.1.2", "v1.0.0", at(24), "success"),  # its build's commit times are missing
+    # its build did not report commit times (a build from before they were recorded)
+    release("release_hotfix", "v1.1.2", "v1.0.0", at(24), "success", xcom={"build_release": [{"verb": "build"}]}),
 ]
 
 
