@@ -133,6 +133,8 @@ def release_change(run: dict[str, Any], env: str = "production") -> Change | Non
     approval = run.get("hitl", {}).get("approve_production") or {}
     external = xcom.get("external_signoff") or {}
     approved_by = approval.get("responded_by") or external.get("by") or ""
+    if not approved_by and str(external.get("decision", "")).startswith("approved"):
+        approved_by = "the approval service"
     approved_at = parse_time(approval.get("responded_at") or external.get("at"))
     rtype = plan.get("release_type") or run["dag_id"].removeprefix("release_")
     if policy.RELEASE_TYPES.get(rtype) and policy.RELEASE_TYPES[rtype].uat_signoff and not approved_by:
@@ -171,7 +173,7 @@ def release_change(run: dict[str, Any], env: str = "production") -> Change | Non
         critical_vulnerabilities=int(scan["critical"]) if "critical" in scan else None,
         detected=detected if outcome == "rolled_back" else None,
         restored=restored,
-        reason=record.get("reason", "") or verdict.get("text", "").split("\n")[0],
+        reason=(record.get("reason", "") or verdict.get("text", "").split("\n")[0]) if outcome == "rolled_back" else "",
         missing=missing,
     )
 

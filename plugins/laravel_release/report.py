@@ -160,7 +160,7 @@ def render(runs: list[dict[str, Any]], now: datetime, weeks: int, app: str = "Ze
     found = evidence.changes(runs)
     metrics = evidence.dora(found, now, weeks)
     scored = evidence.score(metrics)
-    title = f"{app} releases: the last {weeks} weeks, to {now:%Y-%m-%d %H:%M} UTC"
+    title = f"{app} releases: the last {weeks} week{'s' if weeks != 1 else ''}, to {now:%Y-%m-%d %H:%M} UTC"
     head = f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title><style>{STYLE}</style>"
     if not found:
         body = (

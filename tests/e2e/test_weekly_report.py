@@ -66,7 +66,7 @@ def test_the_weekly_report_is_written_from_the_run_history(api, airflow_server):
     # the feature release's checklist: proven by tasks, and by admin on the review form
     assert "approved by alice" in page and "confirmed by admin" in page
     assert "https://wiki.zenamanage.test/releases/v1.1.0" in page
-    assert written["summary"].startswith("ZenaManage releases: the last 1 weeks")
+    assert written["summary"].startswith("ZenaManage releases: the last 1 week, to ")
 
 
 def test_the_history_command_lists_every_production_change(api):
