@@ -51,6 +51,23 @@ def fetch_token(base_url: str, username: str, password: str, timeout: float = 10
     return str(response.json()["access_token"])
 
 
+def log_lines(content: list[Any]) -> list[str]:
+    """A task log's events as lines; a failure as its exception's type and message (not its frames)."""
+    lines = []
+    for item in content:
+        if not isinstance(item, dict):
+            lines.append(str(item))
+            continue
+        event = str(item.get("event", ""))
+        if item.get("error_detail"):
+            first = item["error_detail"][0] if isinstance(item["error_detail"], list) else {}
+            lines.append(f"{event}: {first.get('exc_type', '')}: {first.get('exc_value', '')}")
+            continue
+        rest = {k: v for k, v in item.items() if k not in ("event", "timestamp", "level", "logger")}
+        lines.append(event + (f" {json.dumps(rest, default=str)}" if rest else ""))
+    return lines
+
+
 @dataclass
 class Airflow:
     base_url: str
@@ -229,14 +246,7 @@ class Airflow:
                 .data
             ),
         )
-        lines = []
-        for item in json.loads(raw).get("content") or []:
-            if not isinstance(item, dict):
-                lines.append(str(item))
-                continue
-            rest = {k: v for k, v in item.items() if k not in ("event", "timestamp", "level", "logger")}
-            lines.append(str(item.get("event", "")) + (f" {json.dumps(rest, default=str)}" if rest else ""))
-        return "\n".join(lines)
+        return "\n".join(log_lines(json.loads(raw).get("content") or []))
 
     def wait(
         self,

@@ -94,3 +94,23 @@ def test_the_end_of_a_failed_tasks_log_is_printed_without_section_markers():
         ["start", "::group::Post Execute {...}", "x" * 500, "the release was rolled back", "::endgroup:: {}"]
     )
     assert cli.log_tail(log, lines=2) == ["x" * 400 + " …", "the release was rolled back"]
+
+
+def test_a_failure_in_a_task_log_reads_as_its_exception():
+    from laravel_release.client import log_lines
+
+    content = [
+        {"event": "ROLLED BACK staging", "level": "warning"},
+        {
+            "event": "Task failed with exception",
+            "dag_id": "release_hotfix",
+            "ti_id": "x" * 300,
+            "error_detail": [
+                {"exc_type": "AirflowFailException", "exc_value": "staging: rolled back because: ROLLBACK"}
+            ],
+        },
+    ]
+    assert log_lines(content) == [
+        "ROLLED BACK staging",
+        "Task failed with exception: AirflowFailException: staging: rolled back because: ROLLBACK",
+    ]
