@@ -16,6 +16,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.inbox import Inbox
+
 ROOT = Path(__file__).resolve().parents[1]
 SANDBOX_ROOT = Path(os.environ.get("SANDBOX_ROOT", "/var/tmp/zena-sandbox"))
 TARGET = ROOT / "include" / "sandbox" / "target.sh"
@@ -56,3 +58,14 @@ def airflow_db() -> str:
     result = subprocess.run([sys.executable, "-m", "airflow", "db", "migrate"], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr[-2000:]
     return os.environ["AIRFLOW_HOME"]
+
+
+@pytest.fixture(scope="session")
+def inbox():
+    """Local stand-ins for Slack, Statuspage and a mail server (tests/inbox.py), their connections set."""
+    box = Inbox()
+    with pytest.MonkeyPatch.context() as mp:
+        for name, value in box.connections().items():
+            mp.setenv(name, value)
+        yield box
+    box.close()

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.inbox import Inbox
+from tests.inbox import Inbox  # the inbox fixture: tests/conftest.py
 
 ROOT = Path(__file__).resolve().parents[2]
 STAKEHOLDERS = ["product@zm.test", "support@zm.test"]
@@ -28,17 +28,6 @@ class Run:
 
     def failed_tasks(self) -> list[str]:
         return sorted(t for t, s in self.tasks.items() if s == "failed")
-
-
-@pytest.fixture(scope="session")
-def inbox():
-    """Local stand-ins for Slack, Statuspage and a mail server (tests/inbox.py), their connections set."""
-    box = Inbox()
-    with pytest.MonkeyPatch.context() as mp:
-        for name, value in box.connections().items():
-            mp.setenv(name, value)
-        yield box
-    box.close()
 
 
 @pytest.fixture(scope="session", autouse=True)

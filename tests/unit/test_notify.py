@@ -25,16 +25,6 @@ DECISION = {
 NOTIFICATIONS = config.parse_notifications(Inbox.notifications(), "test.yaml")
 
 
-@pytest.fixture(scope="module")
-def inbox():
-    box = Inbox()
-    with pytest.MonkeyPatch.context() as mp:
-        for name, value in box.connections().items():
-            mp.setenv(name, value)
-        yield box
-    box.close()
-
-
 @pytest.fixture
 def empty(inbox):
     inbox.clear()

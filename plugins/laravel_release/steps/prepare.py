@@ -49,9 +49,9 @@ def check_connections(cfg: config.Config, environments: tuple[str, ...], notific
     """Every connection the run needs exists; a release also needs its notification channels' (a rollback
     only warns: it must never wait for Slack)."""
     missing = missing_connections(cfg.connection_ids(environments))
-    missing += check_notifications(cfg) if notifications else []
-    if notifications is False:
-        check_notifications(cfg)
+    unreachable = check_notifications(cfg)  # logged either way
+    if notifications:
+        missing += unreachable
     if missing:
         raise RequestError(
             f"Airflow connection(s) {', '.join(missing)} named in {cfg.source} do not exist: create them "
