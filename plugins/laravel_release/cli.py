@@ -92,11 +92,12 @@ def _stamp() -> str:
 
 def explain_failure(api: Airflow, dag_id: str, run_id: str, tasks: dict[str, str], out: TextIO) -> None:
     """Where it failed: each failed task and the end of its log."""
-    failed = [t for t, s in tasks.items() if s == "failed"]
-    for key in failed[:3]:
-        task_id, _, index = key.partition("[")
+    failed = [t for t, s in tasks.items() if s == "failed"][:3]
+    indexes = api.map_indexes(dag_id, run_id) if any("[" in key for key in failed) else {}
+    for key in failed:
+        task_id = key.partition("[")[0]
         try:
-            text = api.task_log(dag_id, run_id, task_id, -1 if not index else _map_index(api, dag_id, run_id, key))
+            text = api.task_log(dag_id, run_id, task_id, indexes.get(key, -1))
         except ApiError as err:
             text = f"(log not available: {err})"
         print(f"\nFAILED {key}:", file=out)
@@ -112,10 +113,6 @@ def log_tail(text: str, lines: int = LOG_LINES, width: int = 400) -> list[str]:
         if line.strip() and not line.lstrip().startswith(("::group::", "::endgroup::"))
     ]
     return kept[-lines:]
-
-
-def _map_index(api: Airflow, dag_id: str, run_id: str, key: str) -> int:
-    return api.map_indexes(dag_id, run_id).get(key, -1)
 
 
 def trigger(args: argparse.Namespace, out: TextIO, sleep: Callable[[float], None] = time.sleep) -> int:

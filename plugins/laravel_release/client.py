@@ -51,6 +51,11 @@ def fetch_token(base_url: str, username: str, password: str, timeout: float = 10
     return str(response.json()["access_token"])
 
 
+def state_name(state: Any) -> str:
+    """A state or run type as Airflow spells it ("success"), whether the API's model gave an enum or a string."""
+    return str(getattr(state, "value", state))
+
+
 def log_lines(content: list[Any]) -> list[str]:
     """A task log's events as lines; a failure as its exception's type and message (not its frames)."""
     lines = []
@@ -121,10 +126,10 @@ class Airflow:
         return self._call(f"read {dag_id} {run_id}", lambda api: af.DagRunApi(api).get_dag_run(dag_id, run_id))
 
     def run_state(self, dag_id: str, run_id: str) -> str:
-        run = self._call(f"read {dag_id} {run_id}", lambda api: af.DagRunApi(api).get_dag_run(dag_id, run_id))
-        return str(run.state.value if hasattr(run.state, "value") else run.state)
+        return state_name(self.dag_run(dag_id, run_id).state)
 
-    def _task_instances(self, dag_id: str, run_id: str) -> dict[str, Any]:
+    def task_instances(self, dag_id: str, run_id: str) -> dict[str, Any]:
+        """{task id, with [host] for a mapped one: the task instance}"""
         tis = self._call(
             f"read tasks of {dag_id} {run_id}",
             lambda api: af.TaskInstanceApi(api).get_task_instances(dag_id, run_id, limit=1000),
@@ -137,14 +142,11 @@ class Airflow:
 
     def task_states(self, dag_id: str, run_id: str) -> dict[str, str]:
         """{task id, with [host] for a mapped one: state}"""
-        return {
-            key: str(ti.state.value if hasattr(ti.state, "value") else ti.state)
-            for key, ti in self._task_instances(dag_id, run_id).items()
-        }
+        return {key: state_name(ti.state) for key, ti in self.task_instances(dag_id, run_id).items()}
 
     def map_indexes(self, dag_id: str, run_id: str) -> dict[str, int]:
         """{task id with [host]: its map index}"""
-        return {key: int(ti.map_index) for key, ti in self._task_instances(dag_id, run_id).items()}
+        return {key: int(ti.map_index) for key, ti in self.task_instances(dag_id, run_id).items()}
 
     def dag_runs(self, dag_id: str, since: datetime | None = None) -> list[Any]:
         """The DAG's runs that started at or after ``since``, oldest first ([] for a DAG that does not exist)."""
@@ -160,10 +162,6 @@ class Airflow:
                 return []
             raise
         return list(runs.dag_runs)
-
-    def task_instances(self, dag_id: str, run_id: str) -> dict[str, Any]:
-        """{task id, with [host] for a mapped one: the task instance}"""
-        return self._task_instances(dag_id, run_id)
 
     def xcom(self, dag_id: str, run_id: str, task_id: str, key: str = "return_value") -> Any:
         """A task's XCom (its return value by default), None when it has none."""

@@ -32,6 +32,8 @@ class ConfigError(ValueError):
 
 _NAME = {"type": "string", "pattern": r"^[A-Za-z0-9][A-Za-z0-9_.-]*$"}
 _ABS_PATH = {"type": "string", "pattern": r"^/[^\s'\"]*$"}
+_EMAIL = {"type": "string", "pattern": r"^[^@\s]+@[^@\s]+$"}
+_EMAILS = {"type": "array", "items": _EMAIL}
 _COMMANDS = {"type": "array", "items": {"type": "string", "minLength": 1}}
 _ARTISAN = {"type": "array", "items": {"type": "string", "pattern": r"^[a-z][a-z:_-]*( [A-Za-z0-9=:_./-]+)*$"}}
 _SMOKE_TEST = {
@@ -95,9 +97,8 @@ _ENV_SETTINGS = {
     "watch_minutes": {"type": "number", "minimum": 0},
     # where this environment's announcements go (see "notifications"), and who is e-mailed
     "notify": {"type": "array", "uniqueItems": True, "items": {"enum": ["slack", "email", "statuspage"]}},
-    "stakeholders": {"type": "array", "items": {"type": "string", "pattern": r"^[^@\s]+@[^@\s]+$"}},
+    "stakeholders": _EMAILS,
 }
-_EMAILS = {"type": "array", "items": {"type": "string", "pattern": r"^[^@\s]+@[^@\s]+$"}}
 _NOTIFICATIONS = {
     "type": "object",
     "additionalProperties": False,
@@ -118,7 +119,7 @@ _NOTIFICATIONS = {
             "type": "object",
             "additionalProperties": False,
             "required": ["conn_id", "from"],
-            "properties": {"conn_id": _NAME, "from": {"type": "string", "pattern": r"^[^@\s]+@[^@\s]+$"}},
+            "properties": {"conn_id": _NAME, "from": _EMAIL},
         },
         # Atlassian Statuspage (REST API v1): an http connection whose password is the API key
         "statuspage": {
@@ -524,16 +525,15 @@ def parse_notifications(raw: dict[str, Any], source: str) -> Notifications:
                 f"({earlier.after_minutes:g} min)"
             )
     for lv in levels:
-        if lv.slack and not slack:
-            raise ConfigError(
-                f"{source}: key notifications.escalation: level {lv.number} names Slack recipients "
-                "but notifications.slack is not configured"
-            )
-        if lv.email and not email:
-            raise ConfigError(
-                f"{source}: key notifications.escalation: level {lv.number} names e-mail recipients "
-                "but notifications.email is not configured"
-            )
+        for channel, label, named, configured in (
+            ("slack", "Slack", lv.slack, slack),
+            ("email", "e-mail", lv.email, email),
+        ):
+            if named and not configured:
+                raise ConfigError(
+                    f"{source}: key notifications.escalation: level {lv.number} names {label} recipients "
+                    f"but notifications.{channel} is not configured"
+                )
     return Notifications(
         slack_conn_id=slack.get("conn_id", ""),
         alerts_channel=slack.get("alerts_channel", "#alerts"),

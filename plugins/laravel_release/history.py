@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import Any
 
 from laravel_release import evidence
-from laravel_release.client import Airflow
+from laravel_release.client import Airflow, state_name
 
 log = logging.getLogger(__name__)
 
@@ -42,13 +42,19 @@ def _time(value: Any) -> str | None:
     return value.isoformat() if isinstance(value, datetime) else (str(value) if value else None)
 
 
-def _name(state: Any) -> str:
-    return str(getattr(state, "value", state))
+def _answer(answer: Any) -> dict[str, Any]:
+    """A human-in-the-loop form's answer: who, when, what."""
+    return {
+        "responded_by": answer.responded_by_user.name if answer.responded_by_user else "",
+        "responded_at": _time(answer.responded_at),
+        "chosen": list(answer.chosen_options or []),
+        "params_input": dict(answer.params_input or {}),
+    }
 
 
 def run_data(api: Airflow, dag_id: str, run: Any, reviews: dict[str, dict[str, Any]]) -> dict[str, Any]:
     tis = api.task_instances(dag_id, run.dag_run_id)
-    tasks = {k: _name(ti.state) for k, ti in tis.items()}
+    tasks = {k: state_name(ti.state) for k, ti in tis.items()}
     xcom: dict[str, Any] = {}
     wanted = RELEASE_XCOMS if dag_id in evidence.RELEASE_DAGS else ROLLBACK_XCOMS
     for task_id in wanted:
@@ -61,18 +67,13 @@ def run_data(api: Airflow, dag_id: str, run: Any, reviews: dict[str, dict[str, A
     if "approve_production" in tasks:
         for answer in api.answers(dag_id, run.dag_run_id):
             if answer.response_received:
-                hitl[answer.task_instance.task_id] = {
-                    "responded_by": answer.responded_by_user.name if answer.responded_by_user else "",
-                    "responded_at": _time(answer.responded_at),
-                    "chosen": list(answer.chosen_options or []),
-                    "params_input": dict(answer.params_input or {}),
-                }
-    run_type = _name(run.run_type)
+                hitl[answer.task_instance.task_id] = _answer(answer)
+    run_type = state_name(run.run_type)
     return {
         "dag_id": dag_id,
         "run_id": run.dag_run_id,
         "run_type": run_type,
-        "state": _name(run.state),
+        "state": state_name(run.state),
         "triggered_by": run.triggering_user_name or ("schedule" if run_type == "scheduled" else ""),
         "note": run.note or "",
         "conf": dict(run.conf or {}),
@@ -90,11 +91,7 @@ def review_answer(api: Airflow, review_run_id: str) -> dict[str, Any] | None:
     """The answer of one release_review run's form, None before it is answered."""
     for answer in api.answers(REVIEW_DAG, review_run_id):
         if answer.response_received:
-            return {
-                "responded_by": answer.responded_by_user.name if answer.responded_by_user else "",
-                "responded_at": _time(answer.responded_at),
-                "params_input": dict(answer.params_input or {}),
-            }
+            return _answer(answer)
     return None
 
 

@@ -46,6 +46,27 @@ def send(
     )
 
 
+def send_incident(
+    cfg: config.Config,
+    message: notify.Message,
+    context: Any,
+    decision: dict[str, Any],
+    levels: list[config.Level] | None = None,
+) -> dict[str, Any]:
+    """A message about an incident: on the alerts channel and the environment's own, to its stakeholders and
+    to ``levels`` of the escalation matrix (default: those told at once), updating its status page incident."""
+    if levels is None:
+        levels = notify.due_levels(cfg.notifications.escalation, 0, 0)
+    return send(
+        cfg,
+        message,
+        context,
+        channels=incident_channels(cfg, decision),
+        recipients=notify.Recipients.of(levels),
+        incident_id=decision.get("statuspage_incident", ""),
+    )
+
+
 @task(retries=0)
 def announce_release(plan: dict[str, Any], **context: Any) -> dict[str, Any]:
     """Pre-release: tell the stakeholders what goes to production, and when (its window)."""
@@ -179,15 +200,7 @@ class Escalate(BaseOperator):
             if notified is not None:  # it was escalating: everyone who heard hears it is over
                 minutes = (time.time() - decision["started"]) / 60
                 message = notify.closed(cfg.app_name, decision, minutes, link(context))
-                told = notify.Recipients.of([lv for lv in levels if lv.number <= notified])
-                send(
-                    cfg,
-                    message,
-                    context,
-                    channels=incident_channels(cfg, decision),
-                    recipients=told,
-                    incident_id=decision.get("statuspage_incident", ""),
-                )
+                send_incident(cfg, message, context, decision, [lv for lv in levels if lv.number <= notified])
             return {"resolved": True, "levels_notified": notified or 0}
         if not levels:
             self.log.warning("the incident is unresolved and there is no escalation matrix (notifications.escalation)")

@@ -295,12 +295,8 @@ def decide_rollback(
 def announce_incident(cfg: config.Config, decision: dict[str, Any], context: Any) -> str:
     """The incident message, to the environment's channels and the escalation matrix's first level;
     returns the status page incident's id ("" without one)."""
-    recipients = notify.Recipients.of(notify.due_levels(cfg.notifications.escalation, 0, 0))
     message = notify.incident(cfg.app_name, decision, announce.link(context))
-    sent = announce.send(
-        cfg, message, context, channels=announce.incident_channels(cfg, decision), recipients=recipients
-    )
-    return str(sent.get("statuspage_incident", ""))
+    return str(announce.send_incident(cfg, message, context, decision).get("statuspage_incident", ""))
 
 
 @task(map_index_template="{{ host }}", retries=0)
@@ -332,10 +328,7 @@ def record_rollback(
     ctx = get_current_context()
     ctx["ti"].xcom_push(key="rollback", value=record)  # kept when the run is failed below
     message = notify.resolved(cfg.app_name, decision, seconds, record["hosts"], announce.link(ctx))
-    channels = announce.incident_channels(cfg, decision)
-    recipients = notify.Recipients.of(notify.due_levels(cfg.notifications.escalation, 0, 0))  # who heard of it
-    incident = decision.get("statuspage_incident", "")
-    announce.send(cfg, message, ctx, channels=channels, recipients=recipients, incident_id=incident)
+    announce.send_incident(cfg, message, ctx, decision)  # to those who heard of the incident
     log.warning(
         "ROLLED BACK %s from %s to %s (%s) on %s in %.1f s; freeze lifted",
         env.name,
