@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+
 import pytest
 
 from tests.scripts.conftest import SCRIPTS
@@ -16,6 +18,11 @@ TESTS = [
     "--test",
     "phpunit --colors=never",
 ]
+
+
+def foreign(command: str) -> str:
+    """What another tool (or root at provisioning) did on the host: run as root, on the sandbox's shared disk."""
+    return subprocess.run(["bash", "-c", command], check=True, capture_output=True, text=True).stdout
 
 
 def build(host, repository, tag, release, *extra):
@@ -198,3 +205,33 @@ def test_migrate_runs_from_the_new_release_and_records_what_ran(build_host, stag
         assert "add_status_to_projects" in staging_host.ssh(f"cat {app}/.deploy/migrations.log").stdout
     finally:
         subprocess.run(f"{root} -e 'DROP DATABASE {db}'", shell=True, check=True)
+
+
+def test_shared_seeds_a_storage_folder_another_user_owns_without_touching_it(build_host, staging_host, repository):
+    """Another tool left shared/storage owned by www-data, group-writable for the deploy user."""
+    app = f"{staging_host.base}/app"
+    assert build(build_host, repository, "v1.0.0", "r1").code == 0
+    up = deliver(build_host, staging_host, "r1")
+    assert staging_host.run("release", "--deploy-path", app, "--release", "r1", "--artifact", up).code == 0
+    storage = f"{app}/shared/storage"
+    foreign(f"mkdir -p {storage}/logs && echo kept > {storage}/logs/laravel.log && chown -R www-data:deploy {storage}")
+    foreign(f"chmod -R 2775 {storage} && chmod 0664 {storage}/logs/laravel.log")
+    before = foreign(f"stat -c '%U:%G %a' {storage} {storage}/logs {storage}/logs/laravel.log")
+    r = staging_host.run("shared", "--deploy-path", app, "--release", "r1")
+    assert r.code == 0, r.stderr
+    assert foreign(f"stat -c '%U:%G %a' {storage} {storage}/logs {storage}/logs/laravel.log") == before
+    assert foreign(f"cat {storage}/logs/laravel.log").strip() == "kept"
+    assert staging_host.exists(f"{storage}/framework/views") and staging_host.exists(f"{app}/releases/r1/storage/logs")
+
+
+def test_shared_names_the_folder_it_cannot_write_and_how_to_fix_it(build_host, staging_host, repository):
+    app = f"{staging_host.base}/app"
+    assert build(build_host, repository, "v1.0.0", "r1").code == 0
+    up = deliver(build_host, staging_host, "r1")
+    assert staging_host.run("release", "--deploy-path", app, "--release", "r1", "--artifact", up).code == 0
+    storage = f"{app}/shared/storage"
+    foreign(f"mkdir -p {storage} && chown www-data:www-data {storage} && chmod 0755 {storage}")
+    r = staging_host.run("shared", "--deploy-path", app, "--release", "r1")
+    assert r.code == 3, r.stderr
+    assert f"cannot create {storage}/" in r.json["error"] and "writable for deploy" in r.json["error"]
+    assert foreign(f"stat -c '%U %a' {storage}").strip() == "www-data 755"
