@@ -71,12 +71,14 @@ tests_summary="no test commands configured"
 if [ ${#tests[@]} -gt 0 ]; then
   cp -a "$dir" "$dir.test"
   out="$workdir/work/$release.tests.log"
+  tests_summary=''
   for cmd in "${tests[@]}"; do
     log "test: $cmd"
     (cd "$dir.test" && bash -c "$cmd") >"$out" 2>&1 || { cat "$out" >&2; rm -rf "$dir.test"; die 4 "tests failed: $cmd (output above)"; }
     cat "$out" >&2
+    tests_summary+=$(test_summaries "$out")$'\n'   # every command's summary: pass or fail is from the exit codes
   done
-  tests_summary=$(grep -E '^(OK|Tests:|FAILURES|ERRORS)' "$out" | tail -n 1 || true)
+  tests_summary=$(printf '%s' "$tests_summary" | grep . || true)
   if [ -n "$report" ]; then
     [ -f "$dir.test/$report" ] || { rm -rf "$dir.test"; die 4 "the tests did not write $report: check the test commands"; }
     cp "$dir.test/$report" "$workdir/artifacts/$release.report"

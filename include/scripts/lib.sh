@@ -132,6 +132,13 @@ previous_good() {
     done
 }
 
+# test_summaries FILE: the summary lines of a test runner's output (PHPUnit 9-11, collision's
+# `php artisan test`, Pest), colours and indentation removed, one per line.
+test_summaries() {
+  sed -E 's/\x1b\[[0-9;]*[A-Za-z]//g; s/^[[:space:]]+//' "$1" \
+    | grep -E '^(OK \(|OK, but|Tests:|FAILURES!|ERRORS!)' || true
+}
+
 # db_query ENV_FILE SQL: run one query as the app's database user; tab-separated rows, no header.
 db_query() {
   local defaults rc=0

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import shlex
+import subprocess
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 
@@ -43,6 +46,46 @@ def test_a_report_that_is_not_clover_is_an_error(text):
 )
 def test_all_tests_pass(summary, ok):
     assert quality.tests_verdict(summary)[0] is ok
+
+
+OUTPUT = Path(__file__).parent / "fixtures" / "test-output"
+LIB = Path(__file__).parents[2] / "include" / "scripts" / "lib.sh"
+
+
+def summaries(*names: str) -> str:
+    """What build.sh keeps of each test command's output (lib.sh's test_summaries), one command after another."""
+    files = " ".join(shlex.quote(str(OUTPUT / n)) for n in names)
+    script = f'. {shlex.quote(str(LIB))}; for f in {files}; do test_summaries "$f"; done'
+    return subprocess.run(["bash", "-c", script], check=True, capture_output=True, text=True).stdout
+
+
+@pytest.mark.parametrize(
+    ("outputs", "ok", "said"),
+    [
+        (["phpunit-9.6-ok.txt"], True, "6 passed (13 assertions)"),
+        (["phpunit-9.6-skipped.txt"], True, "6 passed (13 assertions), 1 skipped"),
+        (["phpunit-10.5-ok.txt"], True, "6 passed (13 assertions)"),
+        (["phpunit-11.2-issues.txt"], True, "7 passed (15 assertions)"),
+        (["artisan-test-laravel8.txt"], True, "6 passed (0 assertions)"),
+        (["artisan-test-laravel10-colour.txt"], True, "12 passed (30 assertions)"),
+        (["pest-2.txt"], True, "3 passed (9 assertions), 1 skipped"),
+        (["pest-3.txt"], True, "3 passed (24 assertions)"),
+        # every command counts, not only the last one
+        (["phpunit-9.6-ok.txt", "pest-3.txt"], True, "9 passed (37 assertions)"),
+        # failures counted behind an exit code that said 0 (`phpunit || true`, a wrapper script)
+        (["phpunit-9.6-failures.txt"], False, "1 failed, 6 passed (14 assertions), 1 skipped"),
+        (["phpunit-11.2-errors.txt"], False, "1 failed, 6 passed (12 assertions)"),
+        (["pest-3.txt", "artisan-test-laravel11.txt"], False, "1 failed, 5 passed (28 assertions), 1 skipped"),
+    ],
+)
+def test_every_runner_s_summary_is_read_from_every_command(outputs, ok, said):
+    verdict, words = quality.tests_verdict(summaries(*outputs))
+    assert verdict is ok and words.startswith(said), words
+
+
+def test_output_without_any_summary_is_not_a_pass():
+    ok, said = quality.tests_verdict("Everything is fine, trust me")
+    assert not ok and "no test summary found" in said
 
 
 def test_a_changelog_entry_from_the_release_notes():

@@ -29,6 +29,7 @@ def write_release_notes(results: list[dict[str, Any]]) -> str:
     """Release notes from the commits since the version live in production."""
     build = build_result(results)
     since = build.get("since") or "the first commit"
-    text = f"## {build['version']} (since {since})\n\n{build['notes']}\n\nTests: {build['tests']}\n"
+    tests = "; ".join(line.strip() for line in str(build["tests"]).splitlines())  # one summary per command
+    text = f"## {build['version']} (since {since})\n\n{build['notes']}\n\nTests: {tests}\n"
     log.info("release notes:\n%s", text)
     return text
