@@ -9,8 +9,10 @@
 #
 # Runs `php artisan migrate --force` from P/releases/ID (the new code, not yet
 # live) and records which migrations ran in P/.deploy/migrations.log, so a
-# rollback knows what this release added. Never retried blindly: a failure
-# exits 4 and says which migration failed.
+# rollback knows what this release added. What ran is read from Laravel's
+# `migrations` table (names and batch, before and after), never from artisan's
+# wording, which changes between Laravel versions. Never retried blindly: a
+# failure exits 4 and says which migration failed.
 . "$(dirname "$0")/lib.sh"
 
 path='' release='' rollback=false
@@ -53,17 +55,30 @@ if [ "$rollback" = true ]; then
   result release "$release" rolled_back "$list" count "$(echo "$ran" | wc -l)"
   exit 0
 fi
+# ran_migrations: every migration Laravel's table records as run, "name<TAB>batch", oldest first
+ran_migrations() {
+  local env_file=$path/shared/.env
+  [ -n "$(db_query "$env_file" "SHOW TABLES LIKE 'migrations'")" ] || return 0   # none ran yet
+  db_query "$env_file" "SELECT migration, batch FROM migrations ORDER BY batch, id"
+}
+before=$(ran_migrations) || die 4 "cannot read the migrations table on $(hostname): check the database settings in $path/shared/.env"
 if ! (cd "$target" && php artisan migrate --force --no-interaction) >"$out" 2>&1; then
   cat "$out" >&2
-  failed=$(grep -E '^Migrating:' "$out" | tail -n 1 | sed 's/^Migrating: *//')
+  # Laravel 8: "Migrating: NAME"; 9 and later: "NAME ........ FAIL"
+  failed=$(sed -E 's/\x1b\[[0-9;]*[A-Za-z]//g; s/^[[:space:]]+//' "$out" \
+    | sed -nE 's/^Migrating: +([^ ]+).*/\1/p; s/^([0-9]{4}_[0-9]{2}_[0-9]{2}_[0-9]{6}_[A-Za-z0-9_]+) .*FAIL$/\1/p' | tail -n 1)
   die 4 "migration ${failed:-of $release} failed on $(hostname): the database may be partly migrated; restore the backup or fix forward (output above)"
 fi
 cat "$out" >&2
-migrated=$(grep -E '^Migrated:' "$out" | sed -E 's/^Migrated: +([^ ]+).*/\1/' || true)
+after=$(ran_migrations) || die 4 "cannot read the migrations table on $(hostname) after migrating: the release's migrations ran; check $path/shared/.env"
+migrated=$(comm -13 <(echo "$before" | cut -f1 | sort) <(echo "$after" | cut -f1 | sort) | grep . || true)
+batch=$(echo "$after" | awk -F'\t' 'NF == 2 && $2 > max {max = $2} END {print max + 0}')
 # shellcheck disable=SC2086  # one migration name per word
 list=$(json_list $migrated)
 mkdir -p "$path/.deploy"
-printf '{"time": "%s", "release": %s, "migrated": %s}\n' "$(date -u +%FT%TZ)" "$(json_str "$release")" "$list" >>"$path/.deploy/migrations.log"
 count=$(echo "$migrated" | grep -c . || true)
-log "$count migration(s) ran for $release"
-result release "$release" migrated "$list" count "$count"
+[ "$count" -gt 0 ] || batch=null
+line=$(printf '{"time": "%s", "release": %s, "migrated": %s, "batch": %s}' "$(date -u +%FT%TZ)" "$(json_str "$release")" "$list" "$batch")
+printf '%s\n' "$line" >>"$path/.deploy/migrations.log"   # written before anything is printed
+log "$count migration(s) ran for $release${migrated:+ (batch $batch)}"
+result release "$release" migrated "$list" count "$count" batch "$batch"

@@ -207,6 +207,63 @@ def test_migrate_runs_from_the_new_release_and_records_what_ran(build_host, stag
         subprocess.run(f"{root} -e 'DROP DATABASE {db}'", shell=True, check=True)
 
 
+# Laravel 9 and later print what ran as "NAME .... 12ms DONE" (10) or "NAME .... 12.34ms DONE" (11), never
+# Laravel 8's "Migrated: NAME". Debian ships Laravel 8, so the release's artisan is wrapped to print the
+# later versions' words around the real migration; what ran must still be recorded, from the table.
+NEWER_ARTISAN = """<?php
+$args = implode(' ', array_map('escapeshellarg', array_slice($argv, 1)));
+exec('php ' . escapeshellarg(__DIR__ . '/artisan.laravel8') . ' ' . $args . ' 2>&1', $lines, $code);
+if (($argv[1] ?? '') !== 'migrate') { echo implode(PHP_EOL, $lines), PHP_EOL; exit($code); }
+echo PHP_EOL, '   INFO  Running migrations.', PHP_EOL, PHP_EOL;
+foreach ($lines as $line) {
+    if (preg_match('/^Migrated:\\s+(\\S+)\\s+\\(([\\d.]+)ms\\)/', $line, $m)) {
+        printf('  %s %s FORMAT DONE' . PHP_EOL, $m[1], str_repeat('.', 30), $m[2]);
+    }
+}
+exit($code);
+"""
+
+
+@pytest.mark.parametrize(("laravel", "duration"), [("8", None), ("10", "%dms"), ("11", "%.2fms")])
+def test_migrate_reads_what_ran_from_the_migrations_table_whatever_artisan_prints(
+    build_host, staging_host, repository, sandbox, laravel, duration
+):
+    app = f"{staging_host.base}/app"
+    db = f"scratch_{staging_host.base[-8:]}"
+    root = f"mariadb --no-defaults --socket={sandbox}/mariadb/run/mariadb.sock -uroot"
+    subprocess.run(
+        f"{root} -e 'CREATE DATABASE {db}; GRANT ALL ON {db}.* TO zena_staging@127.0.0.1'", shell=True, check=True
+    )
+    try:
+        staging_host.ssh(f"sed -i 's/^DB_DATABASE=.*/DB_DATABASE={db}/' {app}/shared/.env")
+        assert build(build_host, repository, "v1.1.0", "r2").code == 0
+        up = deliver(build_host, staging_host, "r2")
+        for verb, args in [("release", ["--artifact", up]), ("shared", [])]:
+            assert staging_host.run(verb, "--deploy-path", app, "--release", "r2", *args).code == 0
+        if duration:
+            release = f"{app}/releases/r2"
+            wrapper = NEWER_ARTISAN.replace("FORMAT", duration)
+            staging_host.ssh(
+                f"mv {release}/artisan {release}/artisan.laravel8 && cat > {release}/artisan << 'PHP'\n{wrapper}PHP"
+            )
+        r = staging_host.run("migrate", "--deploy-path", app, "--release", "r2")
+        assert r.code == 0, r.stderr
+        if duration:
+            assert "Migrated:" not in r.stderr and "INFO  Running migrations." in r.stderr and " DONE" in r.stderr
+        assert r.json["migrated"] == [
+            "2025_01_01_000000_create_projects_table",
+            "2025_02_01_000000_add_status_to_projects_table",
+        ]
+        assert r.json["count"] == 2 and r.json["batch"] == 1
+        logged = staging_host.ssh(f"tail -n 1 {app}/.deploy/migrations.log").stdout
+        assert '"2025_02_01_000000_add_status_to_projects_table"], "batch": 1}' in logged
+        # and the rollback finds them: the newest batch is exactly what r2 ran
+        back = staging_host.run("migrate", "--deploy-path", app, "--release", "r2", "--rollback")
+        assert back.code == 0 and back.json["count"] == 2, back.stderr
+    finally:
+        subprocess.run(f"{root} -e 'DROP DATABASE {db}'", shell=True, check=True)
+
+
 def test_shared_seeds_a_storage_folder_another_user_owns_without_touching_it(build_host, staging_host, repository):
     """Another tool left shared/storage owned by www-data, group-writable for the deploy user."""
     app = f"{staging_host.base}/app"
