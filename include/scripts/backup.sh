@@ -11,8 +11,10 @@
 # completion line, and the sha256 written beside it. Keeps the newest N (default 5).
 # DIR/NAME.json records when the dump was taken and every table's row count
 # just before it: a restore compares them with the live database, so it says how
-# many rows it would lose.
+# many rows it would lose. A dump holds every row of the app: the backups folder
+# is 0700 and every file in it 0600 (umask 077).
 . "$(dirname "$0")/lib.sh"
+umask 077
 
 path='' name='' dir='' keep=5
 while [ $# -gt 0 ]; do
@@ -36,6 +38,7 @@ db=$(dotenv "$env_file" DB_DATABASE)
 [ -n "$db" ] || die 3 "DB_DATABASE is not set in $env_file"
 
 mkdir -p "$dir"
+chmod 700 "$dir" 2>/dev/null || log "warning: cannot make $dir private (0700): it is owned by $(stat -c %U "$dir")"
 [ -w "$dir" ] || die 3 "backup folder $dir is not writable by $(id -un) on $(hostname): no backup was taken, so the migrations do not run"
 defaults=$(db_defaults_file "$env_file")
 trap 'rm -f "$defaults" "$dir/$name.sql.gz.partial"' EXIT

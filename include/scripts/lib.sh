@@ -93,10 +93,16 @@ run_logged() {
 }
 
 # dotenv FILE KEY: the value of KEY in a Laravel .env file (quotes removed).
+# As Laravel reads it: 'single quotes' are literal, "double quotes" unescape \" and \\.
 dotenv() {
   local v
   v=$(grep -E "^$2=" "$1" | tail -n 1 | cut -d= -f2-) || true
-  v=${v%\"}; v=${v#\"}; v=${v%\'}; v=${v#\'}
+  if [[ $v == \"*\" && ${#v} -ge 2 ]]; then
+    v=${v:1:${#v}-2}
+    v=$(printf '%s' "$v" | sed -e 's/\\\\/\x01/g' -e 's/\\"/"/g' -e 's/\x01/\\/g')
+  elif [[ $v == \'*\' && ${#v} -ge 2 ]]; then
+    v=${v:1:${#v}-2}
+  fi
   printf '%s' "$v"
 }
 
@@ -106,8 +112,12 @@ db_defaults_file() {
   local f
   f=$(mktemp)
   chmod 600 "$f"
+  local password
+  password=$(dotenv "$1" DB_PASSWORD)
+  password=${password//\\/\\\\}   # an option file's quoted value unescapes \\ and \"
+  password=${password//\"/\\\"}
   printf '[client]\nhost=%s\nport=%s\nuser=%s\npassword="%s"\n' \
-    "$(dotenv "$1" DB_HOST)" "$(dotenv "$1" DB_PORT)" "$(dotenv "$1" DB_USERNAME)" "$(dotenv "$1" DB_PASSWORD)" >"$f"
+    "$(dotenv "$1" DB_HOST)" "$(dotenv "$1" DB_PORT)" "$(dotenv "$1" DB_USERNAME)" "$password" >"$f"
   printf '%s' "$f"
 }
 
