@@ -2,17 +2,18 @@
 # freeze.sh: stop new deployments to an environment, or allow them again.
 #
 # usage: freeze.sh --deploy-path P --set --reason TEXT --by WHO
-#        freeze.sh --deploy-path P --clear --by WHO
+#        freeze.sh --deploy-path P --clear --by WHO [--only-by OWNER]
 #        freeze.sh --deploy-path P                    the current state
 #
 # The freeze is P/.deploy/freeze (kept on the environment's first host): a
 # JSON line saying who froze it, when and why. Releases check it before they
 # touch the environment. Every change is appended to P/.deploy/freeze.log.
 # Setting an existing freeze again replaces its reason; clearing a clear
-# environment changes nothing.
+# environment changes nothing. With --only-by, only a freeze OWNER set is
+# cleared: a rollback lifts its own freeze, never an operator's.
 . "$(dirname "$0")/lib.sh"
 
-path='' reason='' by='' action=status
+path='' reason='' by='' only_by='' action=status
 while [ $# -gt 0 ]; do
   case $1 in
     --deploy-path) need_value "$@"; path=$2; shift 2 ;;
@@ -20,6 +21,7 @@ while [ $# -gt 0 ]; do
     --clear) action='clear'; shift ;;
     --reason) reason=${2:-}; shift 2 ;;
     --by) by=${2:-}; shift 2 ;;
+    --only-by) need_value "$@"; only_by=$2; shift 2 ;;
     -h|--help) usage_from_header; exit 0 ;;
     *) die 2 "unknown option $1 (see freeze.sh -h)" ;;
   esac
@@ -40,7 +42,9 @@ case $action in
     log "frozen by $by: $reason" ;;
   clear)
     [ -n "$by" ] || die 2 "--by is required: who clears the freeze"
-    if [ -f "$file" ]; then
+    if [ -f "$file" ] && [ -n "$only_by" ] && ! grep -qF "\"by\": $(json_str "$only_by")" "$file"; then
+      log "kept: the freeze was set by someone else ($(cat "$file"))"
+    elif [ -f "$file" ]; then
       rm -f "$file"
       printf '{"frozen": false, "since": "%s", "by": %s}\n' "$(date -u +%FT%TZ)" "$(json_str "$by")" >>"$path/.deploy/freeze.log"
       log "cleared by $by"

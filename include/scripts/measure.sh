@@ -3,13 +3,15 @@
 #
 # usage: measure.sh --deploy-path P [--table T]... [--since TIME]
 #
-#   --table   a critical table: its rows are counted (-1: the table is missing)
+#   --table   a critical table: its rows are counted (-1: the database says the table
+#             does not exist; null: the count failed or the database is unreachable)
 #   --since   also count, per table with an updated_at column, the rows written since TIME
 #             (UTC, e.g. 2026-11-26 02:00:00): what a restore of a backup taken then would lose
 #
 # Reads the database settings from P/shared/.env. Last line:
 # {"ok": true, "database": "ok"|"unreachable", "tables": {T: N}, "written_since": {T: N},
-#  "security": {"raised": bool, ...}}. An unreachable database is a measurement, not an error.
+#  "security": {"raised": bool, ...}}. An unreachable database is a measurement, not an error,
+# and never reads as rows lost.
 . "$(dirname "$0")/lib.sh"
 
 path='' since='' tables=()
@@ -35,14 +37,18 @@ db_query "$env_file" 'SELECT 1' >/dev/null 2>&1 || database=unreachable
 counts='' written=''
 for t in ${tables[@]+"${tables[@]}"}; do
   [[ $t =~ ^[A-Za-z0-9_]+$ ]] || die 2 "table name '$t' is not valid"
-  n=-1
+  n=null
   if [ "$database" = ok ]; then
-    n=$(db_query "$env_file" "SELECT COUNT(*) FROM \`$t\`" 2>/dev/null) || n=-1
+    if ! n=$(db_query "$env_file" "SELECT COUNT(*) FROM \`$t\`" 2>/dev/null); then
+      # missing only when the database says so; a count that failed otherwise is not known
+      n=null
+      tables_now=$(db_query "$env_file" "SHOW TABLES LIKE '$t'" 2>/dev/null) && [ -z "$tables_now" ] && n=-1
+    fi
   fi
   counts+="$(json_str "$t"): $n, "
-  if [ -n "$since" ] && [ "$database" = ok ] && [ "$n" != -1 ] \
+  if [ -n "$since" ] && [ "$database" = ok ] && [[ $n =~ ^[0-9]+$ ]] \
       && [ -n "$(db_query "$env_file" "SHOW COLUMNS FROM \`$t\` LIKE 'updated_at'" 2>/dev/null)" ]; then
-    w=$(db_query "$env_file" "SELECT COUNT(*) FROM \`$t\` WHERE updated_at >= '$since'" 2>/dev/null) || w=-1
+    w=$(db_query "$env_file" "SELECT COUNT(*) FROM \`$t\` WHERE updated_at >= '$since'" 2>/dev/null) || w=null
     written+="$(json_str "$t"): $w, "
   fi
 done

@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # rollback.sh: go back to a good release on this host: the same atomic switch, backwards.
 #
-# usage: rollback.sh --deploy-path P [--to ID] [--reload CMD] [--run-id RUN] [--reason TEXT]
+# usage: rollback.sh --deploy-path P [--from ID] [--to ID] [--reload CMD] [--run-id RUN] [--reason TEXT]
 #                    [--migrations | --restore BACKUP] [--dry-run]
 #
+#   --from        the release this rollback leaves; when another one is live (the rollback
+#                 ran already, or someone switched since), nothing is changed (exit 3)
 #   --to          the release to go back to; default: the previous good release
 #                 (the newest one live before the current one, kept and not marked bad)
 #   --migrations  then undo the migrations the bad release ran (migrate.sh --rollback);
@@ -12,15 +14,17 @@
 #   --dry-run     say what would happen, change nothing
 #
 # The release being left is marked bad (P/.deploy/bad-releases), so no later
-# rollback goes back to it. The rollback DAG runs this on every host; when
+# rollback goes back to it. Run again once --to is live, it changes nothing: not
+# the code, and not the database (no migration undone twice, no second restore). The rollback DAG runs this on every host; when
 # Airflow itself is down, an operator runs it by hand (break-glass):
 #   P/.deploy/bin/rollback.sh --deploy-path P --reload 'sudo systemctl reload php8.2-fpm'
 . "$(dirname "$0")/lib.sh"
 
-path='' to='' reload='' run_id='' reason='' db='' backup='' dry=false
+path='' from='' to='' reload='' run_id='' reason='' db='' backup='' dry=false
 while [ $# -gt 0 ]; do
   case $1 in
     --deploy-path) need_value "$@"; path=$2; shift 2 ;;
+    --from) need_value "$@"; from=$2; shift 2 ;;
     --to) need_value "$@"; to=$2; shift 2 ;;
     --reload) reload=${2:-}; shift 2 ;;
     --run-id) run_id=${2:-}; shift 2 ;;
@@ -37,6 +41,9 @@ check_deploy_path "$path"
 here=$(dirname "$0")
 current=$(basename "$(readlink "$path/current" 2>/dev/null || true)")
 [ -n "$current" ] || die 3 "nothing is live on $(hostname) ($path/current is missing): nothing to roll back"
+if [ -n "$from" ] && [ "$from" != "$current" ] && { [ -z "$to" ] || [ "$to" != "$current" ]; }; then
+  die 3 "$from is not live on $(hostname) ($current is): this rollback ran already or someone switched since; nothing was changed"
+fi
 if [ -z "$to" ]; then
   to=$(previous_good "$path")
   [ -n "$to" ] || die 3 "no previous good release is kept on $(hostname) (live: $current): name one with --to (see status.sh)"
@@ -52,15 +59,21 @@ if [ "$dry" = true ]; then
   result dry_run true from "$current" to "$to" database "${db:-none}"
   exit 0
 fi
-if [ "$to" != "$current" ]; then
+if [ "$to" = "$current" ]; then
+  # already done (a retry, a second submission): the database was handled by the run that switched
+  [ -z "$db" ] || log "$to is live already on $(hostname): the database is left as it is ($db not run again)"
+  db=''
+  from=${from:-$current}
+else
   grep -qxF "$current" <(bad_releases "$path") || echo "$current" >>"$path/.deploy/bad-releases"
   log "rolling back $current -> $to${reason:+ ($reason)}"
+  from=$current
 fi
 "$here/switch.sh" --deploy-path "$path" --release "$to" --reload "$reload" --run-id "$run_id" --event rollback >/dev/null \
   || die 4 "the switch to $to failed on $(hostname) (see above)"
 case $db in
-  migrations) "$here/migrate.sh" --deploy-path "$path" --release "$current" --rollback >/dev/null || die 4 "rolling back $current's migrations failed" ;;
+  migrations) "$here/migrate.sh" --deploy-path "$path" --release "$from" --rollback >/dev/null || die 4 "rolling back $from's migrations failed" ;;
   restore) "$here/restore.sh" --deploy-path "$path" --name "$backup" >/dev/null || die 4 "restoring backup $backup failed" ;;
 esac
 version=$(sed -E 's/.*"version": "([^"]*)".*/\1/' "$path/releases/$to/.release.json")
-result from "$current" to "$to" version "$version" database "${db:-none}"
+result from "$from" to "$to" version "$version" database "${db:-none}" changed "$([ "$to" = "$current" ] && echo false || echo true)"

@@ -243,6 +243,15 @@ def rollback_dag(doc_md: str | None = None) -> DAG:
         default_args=DEFAULT_ARGS,
         params={
             "environment": Param("production", enum=list(ENVIRONMENTS), title="Environment"),
+            "from": Param(
+                None,
+                type=["null", "string"],
+                pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$",
+                title="Release to roll back from",
+                description="The release live now (its folder name). Empty: whatever is live when the run "
+                "starts. A run whose 'from' is no longer live refuses and changes nothing, so a retried or "
+                "double-submitted rollback never goes back one release more.",
+            ),
             "target": Param(
                 None,
                 type=["null", "string"],
@@ -264,7 +273,8 @@ def rollback_dag(doc_md: str | None = None) -> DAG:
                 None,
                 type=["null", "string"],
                 title="Confirm a restore",
-                description="For mode restore only: type 'restore <environment>', e.g. 'restore production'.",
+                description="For mode restore only: type 'restore <environment> <release rolled back from>', "
+                "e.g. 'restore production 20261126T020000-v1.3.0' (the refusal says the exact words).",
             ),
         },
         tags=["release", "rollback"],

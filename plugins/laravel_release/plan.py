@@ -191,18 +191,31 @@ def measure_command(env: Environment, host: Host, since: str = "") -> str:
 
 
 def rollback_target(
-    env: Environment, host: Host, to: str, version: str, run_id: str, reason: str, database: str = ""
+    env: Environment,
+    host: Host,
+    to: str,
+    version: str,
+    run_id: str,
+    reason: str,
+    database: str = "",
+    from_release: str = "",
 ) -> dict[str, Any]:
-    """Everything one host does to roll back to release ``to`` (serving ``version``).
+    """Everything one host does to roll back from ``from_release`` to release ``to`` (serving ``version``).
 
     ``database`` is the primary host's database step: "" (code only), a
-    ``migrate.sh --rollback`` or a ``restore.sh`` command.
+    ``migrate.sh --rollback`` or a ``restore.sh`` command. A host that serves
+    neither ``from_release`` nor ``to`` refuses and changes nothing.
     """
     switch = remote.command(
         host.tools,
         "rollback",
         extra=remote.options(
-            deploy_path=host.deploy_path, to=to, reload=host.reload_command, run_id=run_id, reason=reason
+            deploy_path=host.deploy_path,
+            **{"from": from_release},
+            to=to,
+            reload=host.reload_command,
+            run_id=run_id,
+            reason=reason,
         ),
     )
     return {

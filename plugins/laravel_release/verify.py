@@ -97,12 +97,16 @@ def degradation_percent(p95_now: float, p95_baseline: float | None) -> float:
     return round(max(0.0, (p95_now - base) / base * 100.0), 1)
 
 
-def rows_lost(before: dict[str, int], after: dict[str, int]) -> tuple[int, list[str]]:
-    """Rows gone from the critical tables between two counts (a missing table loses all of its rows)."""
+def rows_lost(before: dict[str, int | None], after: dict[str, int | None]) -> tuple[int, list[str]]:
+    """Rows gone from the critical tables between two counts (a missing table loses all of its rows).
+
+    A count that is not known (``None``: the database did not answer, or the count failed) loses
+    nothing: it is the ``database`` trigger's business (see ``measurements``), never data loss.
+    """
     lost, notes = 0, []
     for table, was in before.items():
-        now = after.get(table, -1)
-        if was < 0:
+        now = after.get(table)
+        if was is None or was < 0 or now is None:
             continue
         if now < 0:
             lost += was
@@ -133,6 +137,11 @@ def measurements(
         )
     db_failures = sum(1 for h in hosts if h.get("database") not in ("ok", "unknown"))
     db_failures += database_after.get("database") != "ok"
+    uncounted = sorted(t for t, n in (database_after.get("tables") or {}).items() if n is None)
+    if uncounted and database_after.get("database") == "ok":
+        db_failures += 1
+    if uncounted:
+        notes.append(f"rows not counted (database {database_after.get('database')}): {', '.join(uncounted)}")
     return {
         "critical_vulnerabilities": 1 if security.get("raised") else 0,
         "rows_lost": lost,

@@ -8,6 +8,7 @@ successive incidents would: each starts from what the previous one left live.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import signal
 import subprocess
@@ -86,7 +87,7 @@ def test_a_restore_without_its_confirmation_is_refused_and_changes_nothing(sandb
     write_a_project(sandbox, "Written after v1.1.0")
     run = rollback(run_dag, mode="restore")
     assert run.state == "failed" and run.failed_tasks() == ["rollback.decide_rollback"]
-    assert "type 'restore production' in 'confirm'" in run.log
+    assert f"type 'restore production {before['production-1']}' in 'confirm'" in run.log  # names the release
     assert "1 rows written since would be lost" in run.log
     assert_untouched(sandbox, before)
     assert projects(sandbox) == 4
@@ -115,6 +116,14 @@ def test_mode_migrations_switches_back_then_undoes_the_migrations_and_keeps_new_
     assert not (app_dir(sandbox) / ".deploy/freeze").exists()  # set during the rollback, lifted after
     assert '"reason": "rollback of ' + bad in (app_dir(sandbox) / ".deploy/freeze.log").read_text()
 
+    # the same rollback again (a retry, a double submission): refused, nothing changed, no migration undone
+    before = {h: live_on(sandbox, h) for h in PRODUCTION}
+    again = rollback(run_dag, mode="migrations", **{"from": bad})
+    assert again.state == "failed" and again.failed_tasks() == ["rollback.decide_rollback"]
+    assert f"production-1 does not serve {bad}, the release this rollback is from" in again.log
+    assert_untouched(sandbox, before)
+    assert sql(sandbox, "SELECT COUNT(*) FROM zena_production.migrations") == "1"
+
 
 def test_a_release_rolled_back_from_is_never_a_target_again(sandbox, run_dag):
     before = {h: live_on(sandbox, h) for h in PRODUCTION}
@@ -130,10 +139,16 @@ def test_a_security_alarm_rolls_a_release_back_automatically(sandbox, run_dag, i
         sandbox, "alarm", "--raise", "--reason", "CVE-2026-1234 in the new upload handler", "--by", "scanner"
     )
     assert raised.returncode == 0, raised.stderr
+    # an operator's freeze (a hotfix passes it with its reason): the rollback keeps it and leaves it in place
+    as_deploy_user(sandbox, "freeze", "--set", "--reason", "INC-9 payments: feature releases wait", "--by", "alice")
     try:
         run = run_dag("release_hotfix", {"version": "v1.2.0", "reason": "ship the welcome page now"})
+        freeze = json.loads((app_dir(sandbox) / ".deploy/freeze").read_text())
     finally:
         as_deploy_user(sandbox, "alarm", "--clear", "--by", "scanner")
+        as_deploy_user(sandbox, "freeze", "--clear", "--by", "alice")
+    assert freeze["by"] == "alice" and freeze["reason"] == "INC-9 payments: feature releases wait"
+    assert "is frozen already by alice (INC-9 payments: feature releases wait): that freeze is kept" in run.log
     assert run.state == "failed"
     assert run.failed_tasks() == ["production.rollback.record_rollback"]
     assert run.tasks["staging.release_verified"] == "success"  # staging has no alarm
@@ -192,7 +207,10 @@ def test_mode_restore_puts_back_the_backup_taken_before_the_bad_release(sandbox,
         sandbox, "UPDATE zena_production.projects SET status = 'archived', updated_at = NOW() WHERE name = 'Mobile app'"
     )
     write_a_project(sandbox, "Written after v1.2.0")
-    run = rollback(run_dag, mode="restore", confirm="restore production")
+    bad = live_on(sandbox, "production-1")
+    wrong = rollback(run_dag, mode="restore", confirm="restore production")  # the old words name no release
+    assert wrong.state == "failed" and f"type 'restore production {bad}'" in wrong.log
+    run = rollback(run_dag, mode="restore", confirm=f"restore production {bad}")
     assert run.state == "success", run.failed_tasks()
     assert "RESTORE: the 2 rows written since the backup are lost" in run.log  # one added, one changed
     assert {h: served_version(h) for h in PRODUCTION} == {h: "v1.0.0" for h in PRODUCTION}

@@ -69,6 +69,17 @@ def test_a_freeze_says_who_and_why_and_is_cleared_by_name(staging_host):
     assert len(log) == 2 and '"by": "alice"' in log[0] and '"by": "bob"' in log[1]
 
 
+def test_a_rollback_clears_only_the_freeze_it_set(staging_host):
+    path = ["--deploy-path", f"{staging_host.base}/app"]
+    staging_host.run("freeze", *path, "--set", "--reason", "INC-7 payments, no releases", "--by", "alice")
+    kept = staging_host.run("freeze", *path, "--clear", "--by", "rollback/run-1", "--only-by", "rollback/run-1")
+    assert kept.code == 0 and kept.json["frozen"] is True and kept.json["freeze"]["by"] == "alice"
+    assert "kept: the freeze was set by someone else" in kept.stderr
+    staging_host.run("freeze", *path, "--set", "--reason", "rollback of r2", "--by", "rollback/run-2")
+    lifted = staging_host.run("freeze", *path, "--clear", "--by", "rollback/run-2", "--only-by", "rollback/run-2")
+    assert lifted.code == 0 and lifted.json["frozen"] is False
+
+
 @pytest.fixture
 def clean_build(build_host, repository):
     assert build(build_host, repository, "v1.0.0", "scan-clean").code == 0

@@ -81,7 +81,8 @@ def test_measure_reads_the_database_and_the_security_alarm(staging_host, private
 
     staging_host.ssh(f"sed -i 's/^DB_PORT=.*/DB_PORT=1/' {app}/shared/.env")
     down = staging_host.run("measure", "--deploy-path", app, "--table", "projects")
-    assert down.code == 0 and down.json["database"] == "unreachable" and down.json["tables"] == {"projects": -1}
+    # not counted, which is not "missing": an unreachable database never reads as rows lost
+    assert down.code == 0 and down.json["database"] == "unreachable" and down.json["tables"] == {"projects": None}
 
 
 def test_restore_puts_back_the_backup_and_drops_tables_created_after_it(staging_host, private_db):
@@ -128,6 +129,35 @@ def test_migrate_rollback_undoes_exactly_the_batch_the_release_ran(build_host, s
     assert private_db("SELECT COUNT(*) FROM projects") == "3"
     none = staging_host.run("migrate", "--deploy-path", app, "--release", "r9", "--rollback")
     assert none.code == 3  # not unpacked here
+
+
+def test_a_rollback_run_twice_changes_nothing_the_second_time(build_host, staging_host, repository, private_db):
+    """A retried or double-submitted rollback: not one release further back, no migration undone twice."""
+    app = f"{staging_host.base}/app"
+    for tag, release in (("v1.0.0", "r1"), ("v1.1.0", "r2")):
+        assert build(build_host, repository, tag, release).code == 0
+        up = deliver(build_host, staging_host, release)
+        for verb, args in [("release", ["--artifact", up]), ("shared", []), ("migrate", []), ("switch", [])]:
+            assert staging_host.run(verb, "--deploy-path", app, "--release", release, *args).code == 0
+    migrations = private_db("SELECT COUNT(*) FROM migrations")
+    first = staging_host.run("rollback", "--deploy-path", app, "--from", "r2", "--to", "r1", "--migrations")
+    assert first.code == 0, first.stderr
+    assert first.json["changed"] is True and first.json["database"] == "migrations"
+    after_first = private_db("SELECT COUNT(*) FROM migrations")
+    assert int(after_first) == int(migrations) - 1 and private_db("SHOW COLUMNS FROM projects LIKE 'status'") == ""
+
+    again = staging_host.run("rollback", "--deploy-path", app, "--from", "r2", "--to", "r1", "--migrations")
+    assert again.code == 0, again.stderr
+    assert again.json["changed"] is False and again.json["database"] == "none"
+    assert "the database is left as it is" in again.stderr
+    assert private_db("SELECT COUNT(*) FROM migrations") == after_first  # r1's own migrations stay
+    assert private_db("SELECT COUNT(*) FROM projects") == "3"
+
+    # the same request without --to: r2 is no longer live, so it refuses instead of going back to r0
+    stale = staging_host.run("rollback", "--deploy-path", app, "--from", "r2", "--migrations")
+    assert stale.code == 3 and "r2 is not live" in stale.json["error"] and "nothing was changed" in stale.json["error"]
+    assert staging_host.ssh(f"readlink {app}/current").stdout.strip() == "releases/r1"
+    assert staging_host.ssh(f"cat {app}/.deploy/bad-releases").stdout.split() == ["r2"]
 
 
 HALF = """<?php
@@ -179,3 +209,41 @@ def test_a_migration_that_fails_halfway_leaves_current_alone_and_the_backup_undo
     assert restored.json["dropped"] == ["invoices"]
     assert private_db("SHOW COLUMNS FROM projects LIKE 'status'") == ""
     assert private_db("SELECT COUNT(*) FROM projects") == "4"  # the three seeded and the one written before
+
+
+@pytest.mark.parametrize("written", ["'p\"a\\ss w'", '"p\\"a\\\\ss w"'])
+def test_a_database_password_with_quotes_and_backslashes_works(staging_host, private_db, sandbox, written):
+    """The same password, p"a\\ss w, as .env writes it in single quotes (literal) or double (escaped)."""
+    app = f"{staging_host.base}/app"
+    db = f"scratch_{staging_host.base[-8:]}"
+    user = f"odd_{staging_host.base[-8:]}"
+    root = f"mariadb --no-defaults --socket={sandbox}/mariadb/run/mariadb.sock -uroot"
+    create = (
+        f"CREATE USER '{user}'@'127.0.0.1' IDENTIFIED BY 'p\"a\\\\ss w'; GRANT ALL ON {db}.* TO '{user}'@'127.0.0.1'"
+    )
+    subprocess.run([*root.split(), "-e", create], check=True)
+    try:
+        private_db("CREATE TABLE projects (id INT PRIMARY KEY); INSERT INTO projects VALUES (1)")
+        env = f"{app}/shared/.env"
+        staging_host.ssh(f"sed -i '/^DB_USERNAME=/d; /^DB_PASSWORD=/d' {env}")
+        staging_host.ssh(f"cat >> {env} << 'EOF'\nDB_USERNAME={user}\nDB_PASSWORD={written}\nEOF")
+        m = staging_host.run("measure", "--deploy-path", app, "--table", "projects")
+        assert m.json["database"] == "ok" and m.json["tables"] == {"projects": 1}, m.stderr
+        b = staging_host.run("backup", "--deploy-path", app, "--name", "odd")
+        assert b.code == 0, b.stderr
+    finally:
+        subprocess.run([*root.split(), "-e", f"DROP USER '{user}'@'127.0.0.1'"], check=True)
+
+
+def test_backups_are_private_to_the_deploy_user(staging_host, private_db):
+    app = f"{staging_host.base}/app"
+    private_db("CREATE TABLE projects (id INT PRIMARY KEY); INSERT INTO projects VALUES (1)")
+    staging_host.ssh(f"mkdir -p {app}/.deploy/backups && chmod 755 {app}/.deploy/backups")  # as an older run left it
+    assert staging_host.run("backup", "--deploy-path", app, "--name", "before-r2").code == 0
+    modes = staging_host.ssh(f"cd {app}/.deploy/backups && stat -c '%n %a' . before-r2.*").stdout.split("\n")
+    assert sorted(m for m in modes if m) == [
+        ". 700",
+        "before-r2.json 600",
+        "before-r2.sql.gz 600",
+        "before-r2.sql.gz.sha256 600",
+    ]

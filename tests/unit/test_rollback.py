@@ -5,7 +5,13 @@ from __future__ import annotations
 import pytest
 
 from laravel_release import config, plan
-from laravel_release.steps.rollback import RollbackRefused, automatic_request, resolve_target, rollback_request
+from laravel_release.steps.rollback import (
+    RollbackRefused,
+    automatic_request,
+    confirmation,
+    resolve_target,
+    rollback_request,
+)
 
 
 def status(current="r3", previous_good="r2", bad=("r4",)):
@@ -45,7 +51,7 @@ def test_without_a_previous_good_release_the_operator_must_name_one():
         resolve_target(None, status(previous_good=""))
 
 
-def test_an_automatic_rollback_restores_only_for_data_corruption():
+def test_an_automatic_rollback_is_always_code_only():
     plan_ = {"release": "v1.3.0-x"}
     verdict = {"environment": "production", "trigger": "error_rate", "text": "ROLLBACK TRIGGER error rate\nmore"}
     assert automatic_request(plan_, verdict) == {
@@ -58,19 +64,34 @@ def test_an_automatic_rollback_restores_only_for_data_corruption():
         "confirm": "",
         "trigger": "error_rate",
     }
-    assert automatic_request(plan_, {**verdict, "trigger": "data"})["mode"] == "restore"
+    # data loss too: a restore drops every row written since the backup, so it is always a person's decision
+    assert automatic_request(plan_, {**verdict, "trigger": "data"})["mode"] == "code"
+    assert automatic_request(plan_, {**verdict, "trigger": "database"})["mode"] == "code"
 
 
 def test_the_rollback_dag_request_keeps_what_was_asked():
-    asked = {"environment": "uat", "target": "", "mode": "restore", "reason": "INC-7 on uat", "confirm": "restore uat"}
+    asked = {
+        "environment": "uat",
+        "from": "r3",
+        "target": "",
+        "mode": "restore",
+        "reason": "INC-7 on uat",
+        "confirm": "restore uat r3",
+    }
     assert rollback_request(asked) == {
         "environment": "uat",
+        "bad_release": "r3",  # a run whose 'from' is no longer live refuses
         "target": None,
         "mode": "restore",
         "reason": "INC-7 on uat",
-        "confirm": "restore uat",
+        "confirm": "restore uat r3",
         "trigger": "",
     }
+    assert rollback_request({**asked, "from": None})["bad_release"] is None  # filled in from what is live
+
+
+def test_a_restore_confirmation_names_the_environment_and_the_release():
+    assert confirmation("production", "v1.3.0-x") == "restore production v1.3.0-x"
 
 
 def test_each_host_switches_back_and_only_the_primary_touches_the_database():
@@ -92,3 +113,34 @@ def test_each_host_switches_back_and_only_the_primary_touches_the_database():
     assert targets[0]["verify"]["version"] == "v1.1.0"
     assert plan.database_rollback_command(env, "code", "x") == ""
     assert "restore.sh" in plan.database_rollback_command(env, "restore", "x", backup="x")
+
+
+HOST = config.Host(name="vm", ssh_conn_id="c", deploy_path="/srv/app", base_url="http://vm")
+BACKUP = {"taken": "2026-11-26 02:00:00", "tables": {"projects": 3, "migrations": 2}}
+
+
+def test_rows_since_backup_are_added_or_written_rows_and_unknown_when_the_database_is_down(monkeypatch):
+    from laravel_release.steps import rollback
+
+    measured = {"database": "ok", "tables": {"projects": 5}, "written_since": {"projects": 4}}
+    monkeypatch.setattr(rollback, "measure_database", lambda target: measured)
+    assert rollback.rows_since_backup(HOST, BACKUP) == (4, {"projects": 4})
+    measured.update(database="unreachable", tables={"projects": None}, written_since={})
+    assert rollback.rows_since_backup(HOST, BACKUP) == (None, {})  # not known is not zero, nor all
+
+
+def test_a_truncated_line_of_migrations_log_does_not_block_the_rollback(monkeypatch):
+    from laravel_release.steps import rollback
+
+    lines = [
+        '{"time": "t", "release": "r2", "migrated": ["2025_02_01_000000_add_status"]}',
+        '{"time": "t", "release": "r3", "migr',
+    ]
+    files = {
+        "/srv/app/.deploy/migrations.log": "\n".join(lines),
+        "/srv/app/releases/r2/database/migrations/"
+        "2025_02_01_000000_add_status.php": "Schema::table('p', fn ($t) => $t->string('status'));",
+    }
+    monkeypatch.setattr(rollback.remote, "read_file", lambda conn, host, path: files.get(path))
+    assert [m.name for m in rollback.migrations_of(HOST, "r2")] == ["2025_02_01_000000_add_status"]
+    assert rollback.migrations_of(HOST, "r3") == []

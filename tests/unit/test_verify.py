@@ -189,3 +189,17 @@ def test_measurements_take_the_worst_host_and_the_databases_view():
     assert m["database_failures"] == 1 and m["auth_failures"] == 1 and m["rows_lost"] == 1
     assert m["critical_vulnerabilities"] == 1 and m["problems"] == ["health: b answered 503"]
     assert any("CVE" in n for n in m["notes"])
+
+
+def test_a_count_that_failed_is_never_rows_lost_but_a_database_failure():
+    # the database did not answer: measure.sh counts nothing (null), which is not data loss
+    assert rows_lost({"projects": 3, "users": 10}, {"projects": None, "users": None}) == (0, [])
+    down = {"database": "unreachable", "tables": {"projects": None}, "security": {"raised": False}}
+    m = measurements([], {"tables": {"projects": 3}}, down)
+    assert m["rows_lost"] == 0 and m["database_failures"] == 1
+    assert rollback_verdict(m).trigger == "database"
+    # the database answered but one count failed (a lock wait, say): the database trigger again
+    flaky = {"database": "ok", "tables": {"projects": None, "users": 10}, "security": {"raised": False}}
+    m = measurements([], {"tables": {"projects": 3, "users": 10}}, flaky)
+    assert m["rows_lost"] == 0 and m["database_failures"] == 1
+    assert any("rows not counted (database ok): projects" in n for n in m["notes"])

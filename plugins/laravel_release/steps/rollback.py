@@ -47,9 +47,10 @@ class RollbackFailed(AirflowException):
     """The rollback ran but the environment is not verified on the target; it stays frozen."""
 
 
-def confirmation(environment: str) -> str:
-    """What an operator types to confirm a restore (rows written since the backup are lost)."""
-    return f"restore {environment}"
+def confirmation(environment: str, release: str) -> str:
+    """What an operator types to confirm a restore of the backup taken before ``release``
+    (rows written since are lost): it names the release, so a confirmation never restores another."""
+    return f"restore {environment} {release}"
 
 
 def _host(h: config.Host) -> dict[str, Any]:
@@ -92,7 +93,11 @@ def migrations_of(h: config.Host, release: str) -> list[migrations.Migration]:
     log_text = remote.read_file(h.ssh_conn_id, h.name, f"{h.deploy_path}/.deploy/migrations.log") or ""
     ran: list[str] = []
     for line in log_text.splitlines():
-        entry = json.loads(line)
+        try:
+            entry = json.loads(line)
+        except ValueError:  # a line cut short (a full disk, a killed session) says nothing about the others
+            log.warning("%s: skipped a line of migrations.log that is not JSON: %.120s", h.name, line)
+            continue
         if entry.get("release") == release and "migrated" in entry:
             ran = entry["migrated"]
     found = []
@@ -106,9 +111,10 @@ def migrations_of(h: config.Host, release: str) -> list[migrations.Migration]:
     return found
 
 
-def rows_since_backup(h: config.Host, backup: dict[str, Any]) -> tuple[int, dict[str, int]]:
+def rows_since_backup(h: config.Host, backup: dict[str, Any]) -> tuple[int | None, dict[str, int]]:
     """Rows a restore of ``backup`` would lose, per table: rows added since (counts then and now) or,
-    where the table has ``updated_at``, rows written since (added or changed), whichever is more."""
+    where the table has ``updated_at``, rows written since (added or changed), whichever is more.
+    ``None`` when the database does not answer the counts (a restore then waits; a code rollback does not)."""
     # Laravel's own bookkeeping (the migrations table) is what a restore is meant to put back
     counted = {t: n for t, n in backup.get("tables", {}).items() if t not in BOOKKEEPING_TABLES}
     tables = list(counted)
@@ -116,8 +122,11 @@ def rows_since_backup(h: config.Host, backup: dict[str, Any]) -> tuple[int, dict
         h.tools, "measure", extra=remote.options(deploy_path=h.deploy_path, table=tables, since=backup["taken"])
     )
     now = measure_database({**_host(h), "commands": {"measure": cmd}})
+    if now.get("database") != "ok" or any(now["tables"].get(t) is None for t in counted):
+        log.warning("%s: the database did not answer the row counts (%s)", h.name, now.get("database"))
+        return None, {}
     per_table = {
-        t: max(now["tables"].get(t, 0) - then, now.get("written_since", {}).get(t, 0), 0) for t, then in counted.items()
+        t: max(now["tables"][t] - then, (now.get("written_since") or {}).get(t) or 0, 0) for t, then in counted.items()
     }
     return sum(per_table.values()), per_table
 
@@ -126,6 +135,7 @@ def rollback_request(params: dict[str, Any]) -> dict[str, Any]:
     """The rollback DAG's request, from its trigger form."""
     return {
         "environment": params["environment"],
+        "bad_release": params.get("from") or None,
         "target": params.get("target") or None,
         "mode": params.get("mode") or "code",
         "reason": params["reason"],
@@ -140,13 +150,16 @@ def plan_rollback(**context: Any) -> dict[str, Any]:
     and who holds its lock while the rollback runs (``owner``)."""
     params = context["params"]
     if params.get("mode") == "restore" and not params.get("confirm"):
-        log.warning("mode restore without 'confirm': only a data-corruption rollback may skip it; expect a refusal")
+        log.warning("mode restore without 'confirm': expect a refusal that says what to type")
     request = rollback_request(params)
     cfg = config.load()
     env = cfg.environment(request["environment"])
     check_connections(cfg, (env.name,), notifications=False)
     for h in env.hosts:
         remote.install_tools(h.ssh_conn_id, h.name, h.tools)
+    if not request["bad_release"]:  # what is live now is what this run rolls back from, and nothing else
+        request["bad_release"] = _status(env.primary)["current"] or None
+        log.info("rolling back from %s (live on %s when triggered)", request["bad_release"], env.primary.name)
     return {
         **request,
         "release_type": "rollback",
@@ -157,13 +170,13 @@ def plan_rollback(**context: Any) -> dict[str, Any]:
 
 
 def automatic_request(release_plan: dict[str, Any], verdict: dict[str, Any]) -> dict[str, Any]:
-    """A release's own rollback when a trigger tripped: data corruption restores the backup, anything else
-    goes back by code only."""
+    """A release's own rollback when a trigger tripped: always by code only (and the freeze). Restoring the
+    backup loses every row written since, so it is always a person's decision (the rollback DAG)."""
     return {
         "environment": verdict["environment"],
         "target": None,
         "bad_release": release_plan["release"],
-        "mode": "restore" if verdict["trigger"] == "data" else "code",
+        "mode": "code",
         "reason": verdict["text"].splitlines()[0],
         "trigger_text": verdict["text"],
         "confirm": "",
@@ -173,7 +186,7 @@ def automatic_request(release_plan: dict[str, Any], verdict: dict[str, Any]) -> 
 
 def decision_inputs(
     primary: config.Host, bad: str
-) -> tuple[list[migrations.Migration], dict[str, Any] | None, int, dict[str, int]]:
+) -> tuple[list[migrations.Migration], dict[str, Any] | None, int | None, dict[str, int]]:
     """What the bad release changed in the database, and what a restore of its backup would cost:
     its migrations (classified), its pre-release backup, the rows written since (total, per table)."""
     ran = migrations_of(primary, bad)
@@ -210,9 +223,9 @@ def decide_rollback(
     if request.get("bad_release") and request["bad_release"] != bad:
         serving = ", ".join(f"{n} serves {st['current']}" for n, st in statuses.items())
         raise RollbackRefused(
-            f"{primary.name} does not serve {request['bad_release']} ({serving}): the switch did not happen there "
-            "or someone changed it since, so there is nothing to roll back automatically. Check the hosts and "
-            "use the rollback DAG if needed."
+            f"{primary.name} does not serve {request['bad_release']}, the release this rollback is from "
+            f"({serving}): it was rolled back already, the switch did not happen there, or someone changed it "
+            "since. Nothing was changed. Check the hosts, and trigger a new rollback from what is live if needed."
         )
     target = resolve_target(request.get("target"), status)
     for name, st in statuses.items():  # every host must keep the target
@@ -229,14 +242,20 @@ def decide_rollback(
                 f"there is no backup taken before {bad} on {primary.name}: use mode code or migrations. "
                 "Nothing was changed."
             )
-        if request["trigger"] != "data" and request["confirm"] != confirmation(env.name):
+        if lost is None:
+            raise RollbackRefused(
+                f"the database on {primary.name} does not answer, so what a restore of the backup before {bad} "
+                "would lose cannot be shown: bring the database back, then trigger the restore again. "
+                "Nothing was changed."
+            )
+        if request["confirm"] != confirmation(env.name, bad):
             raise RollbackRefused(
                 f"mode restore replaces the database with the backup taken {backup['taken']} UTC before {bad}: "
                 f"{lost} rows written since would be lost ({per_table}). To go ahead, type "
-                f"'{confirmation(env.name)}' in 'confirm'. Nothing was changed."
+                f"'{confirmation(env.name, bad)}' in 'confirm'. Nothing was changed."
             )
     owner = f"{ctx['dag'].dag_id}/{ctx['run_id']}"
-    gates.run_verb(_host(primary), "freeze", set=True, reason=f"rollback of {bad}: {request['reason']}", by=owner)
+    earlier_freeze = freeze_for_rollback(primary, bad, request["reason"], owner)
 
     lines = [
         f"ROLLBACK of {env.name}: {bad} -> {target['release']} ({target['version']}), mode {mode}",
@@ -251,13 +270,22 @@ def decide_rollback(
         ),
         f"backup before {bad}: "
         + (
-            f"taken {backup['taken']} UTC, sha256 {backup['sha256'][:12]}; {lost} rows written since {per_table}"
+            f"taken {backup['taken']} UTC, sha256 {backup['sha256'][:12]}; "
+            + (f"{lost} rows written since {per_table}" if lost is not None else "rows since: not known (database)")
             if backup
             else "none"
         ),
     ]
     if mode == "restore":
         lines.append(f"RESTORE: the {lost} rows written since the backup are lost")
+    elif request["trigger"] in ("data", "database") and backup:
+        lines.append(
+            f"a restore of the backup before {bad} is a person's decision, never automatic (it loses every row "
+            f"written since): if the data needs it, trigger the rollback DAG with mode restore and confirm "
+            f"'{confirmation(env.name, bad)}'"
+        )
+    if earlier_freeze:
+        lines.append(f"the freeze set by {earlier_freeze.get('by')} stays: {earlier_freeze.get('reason')}")
     log.warning("\n".join(lines))
 
     db_cmd = plan.database_rollback_command(env, mode, bad, backup=bad)
@@ -270,6 +298,7 @@ def decide_rollback(
             ctx["run_id"],
             request["reason"],
             db_cmd if h == primary else "",
+            from_release=bad,
         )
         for h in env.hosts
     ]
@@ -285,11 +314,29 @@ def decide_rollback(
         "rows_since_backup": lost,
         "owner": owner,
         "started": started,
+        "earlier_freeze": earlier_freeze,
     }
     if request.get("trigger_text"):
         decision["trigger_text"] = request["trigger_text"]
     decision["statuspage_incident"] = announce_incident(cfg, decision, ctx)
     return [{**h, "decision": decision} for h in hosts]
+
+
+def freeze_for_rollback(primary: config.Host, bad: str, reason: str, owner: str) -> dict[str, Any] | None:
+    """Freeze the environment for the rollback, unless someone froze it already: that freeze is kept as it
+    is (its reason, its owner) and stays after the rollback. Returns the earlier freeze, if any."""
+    _, state, _ = gates.run_verb(_host(primary), "freeze")
+    if state.get("frozen"):
+        earlier: dict[str, Any] = state.get("freeze") or {}
+        log.warning(
+            "%s is frozen already by %s (%s): that freeze is kept",
+            primary.name,
+            earlier.get("by"),
+            earlier.get("reason"),
+        )
+        return earlier
+    gates.run_verb(_host(primary), "freeze", set=True, reason=f"rollback of {bad}: {reason}", by=owner)
+    return None
 
 
 def announce_incident(cfg: config.Config, decision: dict[str, Any], context: Any) -> str:
@@ -318,11 +365,12 @@ def verify_rollback(target: dict[str, Any]) -> dict[str, Any]:
 def record_rollback(
     decided: list[dict[str, Any]], verified: list[dict[str, Any]], fail_run: bool = False
 ) -> dict[str, Any]:
-    """Lift the freeze this rollback set, and say what happened (a release's own rollback fails its run)."""
+    """Lift the freeze this rollback set (only that one: an earlier freeze stays), and say what happened
+    (a release's own rollback fails its run)."""
     decision = decided[0]["decision"]
     cfg = config.load()
     env = cfg.environment(decision["environment"])
-    gates.run_verb(_host(env.primary), "freeze", clear=True, by=decision["owner"])
+    gates.run_verb(_host(env.primary), "freeze", clear=True, by=decision["owner"], only_by=decision["owner"])
     seconds = round(time.time() - decision["started"], 1)
     record = {**decision, "hosts": sorted(v["host"] for v in verified), "seconds": seconds}
     ctx = get_current_context()
@@ -330,13 +378,14 @@ def record_rollback(
     message = notify.resolved(cfg.app_name, decision, seconds, record["hosts"], announce.link(ctx))
     announce.send_incident(cfg, message, ctx, decision)  # to those who heard of the incident
     log.warning(
-        "ROLLED BACK %s from %s to %s (%s) on %s in %.1f s; freeze lifted",
+        "ROLLED BACK %s from %s to %s (%s) on %s in %.1f s; %s",
         env.name,
         decision["from"],
         decision["to"],
         decision["version"],
         ", ".join(record["hosts"]),
         seconds,
+        "the earlier freeze stays" if decision.get("earlier_freeze") else "freeze lifted",
     )
     if fail_run:
         raise AirflowFailException(
