@@ -10,7 +10,10 @@
 #
 # `current` is replaced by rename(2), so every request sees either the old or
 # the new release, never a mix. Switching to the live release again changes
-# nothing (exit 0). Appends one JSON line to P/.deploy/releases.log.
+# nothing (exit 0). Appends one JSON line to P/.deploy/releases.log right after
+# the rename. The switch is reported apart from the reload: a reload that fails
+# after the rename exits 0 with "switched": true, "reload": "failed", since
+# `current` did change and only verification can say what is served now.
 . "$(dirname "$0")/lib.sh"
 
 path='' release='' reload='' run_id='' event=switch
@@ -42,14 +45,22 @@ else
   mv -Tf "$path/current.tmp.$$" "$path/current"
   log "current: ${previous:-none} -> $release"
 fi
-if [ -n "$reload" ]; then
-  run_logged reload "$reload" || die 4 "php-fpm reload failed on $(hostname) (current now points at $release): check php-fpm"
-fi
 version=$(sed -E 's/.*"version": "([^"]*)".*/\1/' "$target/.release.json")
 mkdir -p "$path/.deploy"
-if [ "$changed" = true ]; then
+if [ "$changed" = true ]; then   # logged at once: whatever happens next, the log says what current is
   printf '{"time": "%s", "event": %s, "release": %s, "version": %s, "previous": %s, "run_id": %s, "user": %s}\n' \
     "$(date -u +%FT%TZ)" "$(json_str "$event")" "$(json_str "$release")" "$(json_str "$version")" \
     "$(json_str "$previous")" "$(json_str "$run_id")" "$(json_str "$(id -un)")" >>"$path/.deploy/releases.log"
 fi
-result release "$release" version "$version" previous "$previous" changed "$changed"
+reloaded=none
+if [ -n "$reload" ]; then
+  if run_logged reload "$reload"; then
+    reloaded=ok
+  elif [ "$changed" = true ]; then
+    reloaded=failed
+    log "warning: the reload failed on $(hostname) after the switch: current points at $release; verification decides"
+  else
+    die 4 "php-fpm reload failed on $(hostname) ($release was live already, nothing switched): check php-fpm"
+  fi
+fi
+result release "$release" version "$version" previous "$previous" changed "$changed" switched "$changed" reload "$reloaded"

@@ -292,7 +292,10 @@ def test_php_fpm_down_on_one_production_host_rolls_the_whole_environment_back(sa
         subprocess.run([str(ROOT / "include/sandbox/target.sh"), "start"], check=True, capture_output=True)
     assert run.state == "failed"
     assert run.tasks["production.switch_release[0]"] == "success"
-    assert run.tasks["production.switch_release[1]"] == "failed"  # the reload found no php-fpm
+    # the reload found no php-fpm, after the rename: switched, so verified (and failed) like every host
+    assert run.tasks["production.switch_release[1]"] == "success"
+    assert "the reload failed on" in run.log and "verification decides" in run.log
+    assert run.tasks["production.verify_release[1]"] == "failed"
     assert run.tasks["production.rollback.switch_back[0]"] == "success"
     # both hosts point back at the release they served; production-1 never stopped serving
     assert {h: live_on(sandbox, h) for h in PRODUCTION} == before

@@ -118,6 +118,20 @@ def test_switch_is_atomic_idempotent_and_logged(build_host, staging_host, reposi
     assert status["current"] == "r2" and status["version"] == "v1.1.0" and status["previous"] == "r1"
 
 
+def test_a_reload_that_fails_after_the_rename_reports_the_switch_apart(build_host, staging_host, repository):
+    app = f"{staging_host.base}/app"
+    deploy(build_host, staging_host, repository, "v1.0.0", "r1")
+    deploy(build_host, staging_host, repository, "v1.1.0", "r2")
+    r = staging_host.run("switch", "--deploy-path", app, "--release", "r1", "--reload", "echo no php-fpm >&2; false")
+    assert r.code == 0, r.stderr  # current changed: verification decides, not the reload's exit code
+    assert r.json["switched"] is True and r.json["reload"] == "failed" and "verification decides" in r.stderr
+    assert staging_host.ssh(f"readlink {app}/current").stdout.strip() == "releases/r1"
+    assert '"release": "r1"' in staging_host.ssh(f"tail -n 1 {app}/.deploy/releases.log").stdout
+    # nothing switched (r1 is live already) and the reload fails: that is an error
+    again = staging_host.run("switch", "--deploy-path", app, "--release", "r1", "--reload", "false")
+    assert again.code == 4 and "nothing switched" in again.json["error"]
+
+
 def test_switch_refuses_an_incomplete_release_and_keeps_current(build_host, staging_host, repository):
     app = f"{staging_host.base}/app"
     deploy(build_host, staging_host, repository, "v1.0.0", "r1")
