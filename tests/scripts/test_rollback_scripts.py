@@ -99,6 +99,12 @@ def test_restore_puts_back_the_backup_and_drops_tables_created_after_it(staging_
     assert r.json["dropped"] == ["added_later"]
     assert private_db("SELECT GROUP_CONCAT(name ORDER BY id) FROM projects") == "a,b"
     assert private_db("SHOW TABLES LIKE 'added_later'") == ""
+    # the way back, had the restore been the wrong call: the database as it was just before
+    safety = r.json["safety_dump"]
+    assert "/.deploy/backups/safety/before-restore-" in safety
+    dumped = staging_host.ssh(f"zcat {safety}").stdout
+    assert "CREATE TABLE `added_later`" in dumped and "(2,'b')" in dumped and "(1,'a')" not in dumped
+    assert staging_host.ssh(f"stat -c %a {safety}").stdout.strip() == "600"
 
     staging_host.ssh(f"echo 0000 > {app}/.deploy/backups/before-r2.sql.gz.sha256")
     private_db("DELETE FROM projects WHERE id = 2")
@@ -247,3 +253,17 @@ def test_backups_are_private_to_the_deploy_user(staging_host, private_db):
         "before-r2.sql.gz 600",
         "before-r2.sql.gz.sha256 600",
     ]
+
+
+def test_a_restore_puts_the_live_app_in_maintenance_while_it_loads(build_host, staging_host, repository, private_db):
+    app = f"{staging_host.base}/app"
+    deploy(build_host, staging_host, repository, "v1.0.0", "r1")
+    private_db("CREATE TABLE projects (id INT PRIMARY KEY); INSERT INTO projects VALUES (1)")
+    assert staging_host.run("backup", "--deploy-path", app, "--name", "before-r2").code == 0
+    private_db("INSERT INTO projects VALUES (2)")
+    r = staging_host.run("restore", "--deploy-path", app, "--name", "before-r2")
+    assert r.code == 0, r.stderr
+    assert r.json["maintenance"] is True and "the app was in maintenance for" in r.stderr
+    assert r.stderr.index("maintenance mode") < r.stderr.index("restoring ") < r.stderr.index("now live")
+    assert not staging_host.exists(f"{app}/shared/storage/framework/down")
+    assert private_db("SELECT COUNT(*) FROM projects") == "1"
