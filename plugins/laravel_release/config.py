@@ -9,6 +9,7 @@ names the file and the key that is wrong.
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -32,6 +33,8 @@ class ConfigError(ValueError):
 
 _NAME = {"type": "string", "pattern": r"^[A-Za-z0-9][A-Za-z0-9_.-]*$"}
 _ABS_PATH = {"type": "string", "pattern": r"^/[^\s'\"]*$"}
+# a path inside the release or shared folder: no "..", so nothing outside them is linked, copied or read
+_RELATIVE_PATH = {"type": "string", "pattern": r"^(?!(.*/)?\.\.(/|$))[A-Za-z0-9_.][A-Za-z0-9_./-]*$"}
 _EMAIL = {"type": "string", "pattern": r"^[^@\s]+@[^@\s]+$"}
 _EMAILS = {"type": "array", "items": _EMAIL}
 _COMMANDS = {"type": "array", "items": {"type": "string", "minLength": 1}}
@@ -49,8 +52,8 @@ _SMOKE_TEST = {
 }
 _ENV_SETTINGS = {
     "keep_releases": {"type": "integer", "minimum": 2, "maximum": 50},
-    "shared_dirs": {"type": "array", "items": {"type": "string", "pattern": r"^[A-Za-z0-9_.][A-Za-z0-9_./-]*$"}},
-    "shared_files": {"type": "array", "items": {"type": "string", "pattern": r"^[A-Za-z0-9_.][A-Za-z0-9_./-]*$"}},
+    "shared_dirs": {"type": "array", "items": _RELATIVE_PATH},
+    "shared_files": {"type": "array", "items": _RELATIVE_PATH},
     "release_commands": _ARTISAN,
     "after_switch_commands": _ARTISAN,
     "smoke_tests": {"type": "array", "items": _SMOKE_TEST},
@@ -90,6 +93,31 @@ _ENV_SETTINGS = {
         "additionalProperties": False,
         "required": ["path", "conn_id"],
         "properties": {"path": {"type": "string", "pattern": r"^/"}, "conn_id": _NAME},
+    },
+    # where the app answers health and version (an app another tool deployed may differ)
+    "endpoints": {
+        "type": "object",
+        "additionalProperties": False,
+        "properties": {
+            "health": {"type": "string", "pattern": r"^/"},
+            # false: no version endpoint (every release then logs a warning: nothing proves what is served)
+            "version": {
+                "oneOf": [
+                    {"type": "string", "pattern": r"^/"},
+                    {"const": False},
+                    {
+                        "type": "object",
+                        "additionalProperties": False,
+                        "required": ["path"],
+                        "properties": {
+                            "path": {"type": "string", "pattern": r"^/"},
+                            "field": {"type": "string", "pattern": r"^[A-Za-z0-9_]+(\.[A-Za-z0-9_]+)*$"},
+                            "pattern": {"type": "string", "minLength": 1},
+                        },
+                    },
+                ]
+            },
+        },
     },
     # critical tables whose rows are counted before the switch and after: fewer means data loss
     "integrity_tables": {"type": "array", "items": {"type": "string", "pattern": r"^[A-Za-z0-9_]+$"}},
@@ -191,7 +219,7 @@ SCHEMA: dict[str, Any] = {
                 "commands": _COMMANDS,
                 "test_commands": _COMMANDS,
                 "timeout_seconds": {"type": "integer", "minimum": 10},
-                "coverage_report": {"type": "string", "pattern": r"^[A-Za-z0-9_.][A-Za-z0-9_./-]*$"},
+                "coverage_report": _RELATIVE_PATH,
                 "scan_command": {"type": "string", "minLength": 1},
             },
         },
@@ -262,6 +290,7 @@ DEFAULTS: dict[str, Any] = {
     "signoff": {},
     "claim_timeout_minutes": 240,
     "probe": {},
+    "endpoints": {},
     "integrity_tables": [],
     "notify": None,  # every configured channel (the status page: production only)
     "stakeholders": [],
@@ -311,6 +340,10 @@ class Environment:
     probe_seconds: float = 10.0
     probe_concurrency: int = 2
     probe_paths: tuple[str, ...] = ()  # default: /api/health and the smoke tests' paths
+    health_path: str = "/api/health"
+    version_path: str = "/api/version"  # empty: no version check (a warning on every release)
+    version_field: str = "version"  # the JSON field with the version (``a.b``: nested)
+    version_pattern: str = ""  # instead of a field: a regular expression on the body (its first group)
     auth_path: str = ""  # empty: no authentication check
     auth_conn_id: str = ""
     integrity_tables: tuple[str, ...] = ()
@@ -439,6 +472,16 @@ def parse(data: Any, source: str) -> Config:
             raise ConfigError(f"{source}: key environments.{env_name}.hosts: host name {duplicates[0]!r} is used twice")
         backup = {**DEFAULTS["backup"], **raw.get("backup", {})}
         signoff = raw["signoff"]
+        health = raw["endpoints"].get("health", "/api/health")
+        version = raw["endpoints"].get("version", "/api/version")
+        version = {"path": version} if isinstance(version, str) else version or {}
+        if version.get("pattern"):
+            try:
+                re.compile(version["pattern"])
+            except re.error as err:
+                raise ConfigError(
+                    f"{source}: key environments.{env_name}.endpoints.version.pattern: not a regular expression: {err}"
+                ) from None
         environments[env_name] = Environment(
             name=env_name,
             hosts=tuple(Host(**h) for h in raw["hosts"]),
@@ -458,8 +501,12 @@ def parse(data: Any, source: str) -> Config:
             probe_seconds={**PROBE_DEFAULTS, **raw["probe"]}["seconds"],
             probe_concurrency={**PROBE_DEFAULTS, **raw["probe"]}["concurrency"],
             probe_paths=tuple(
-                raw["probe"].get("paths") or dict.fromkeys(["/api/health", *(t["path"] for t in raw["smoke_tests"])])
+                raw["probe"].get("paths") or dict.fromkeys([health, *(t["path"] for t in raw["smoke_tests"])])
             ),
+            health_path=health,
+            version_path=version.get("path", ""),
+            version_field=version.get("field", "version"),
+            version_pattern=version.get("pattern", ""),
             auth_path=raw.get("auth", {}).get("path", ""),
             auth_conn_id=raw.get("auth", {}).get("conn_id", ""),
             integrity_tables=tuple(raw["integrity_tables"]),

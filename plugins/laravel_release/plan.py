@@ -172,6 +172,10 @@ def verify_settings(env: Environment, host: Host, version: str) -> dict[str, Any
     return {
         "base_url": host.base_url,
         "version": version,
+        "health_path": env.health_path,
+        "version_path": env.version_path,
+        "version_field": env.version_field,
+        "version_pattern": env.version_pattern,
         "smoke_tests": [asdict(t) for t in env.smoke_tests],
         "probe_paths": list(env.probe_paths),
         "probe_seconds": env.probe_seconds,

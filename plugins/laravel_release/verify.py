@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -36,22 +37,44 @@ def _no_answer(p: Probe) -> str:
     return f"{p.name}: no answer from {p.url} ({p.error or 'unknown error'})"
 
 
+HEALTHY = ("ok", "up", "healthy", "pass")
+
+
 def check_health(p: Probe) -> list[str]:
+    """Healthy: HTTP 200 and, when the answer is JSON with a ``status``, a status that says so
+    (Laravel 11's ``/up`` answers a page, the sandbox ``{"status": "ok", ...}``)."""
     if p.status is None:
         return [_no_answer(p)]
     body = p.json()
-    if p.status != 200 or body.get("status") != "ok":
+    if p.status != 200 or str(body.get("status", "ok")).lower() not in HEALTHY:
         failing = sorted(k for k, v in body.items() if k not in ("status", "version") and v != "ok")
         detail = f"; failing: {', '.join(f'{k}={body[k]}' for k in failing)}" if failing else ""
         return [f"health: {p.url} answered {p.status} {body.get('status', p.body[:80])!r}{detail}"]
     return []
 
 
-def check_version(p: Probe, expected: str) -> list[str]:
+def same_version(live: Any, expected: str) -> bool:
+    """A version as the app reports it and a tag name are the same version: a leading ``v`` never matters."""
+    return isinstance(live, str) and live.strip().lstrip("vV") == expected.strip().lstrip("vV")
+
+
+def reported_version(p: Probe, field: str = "version", pattern: str = "") -> Any:
+    """The version an answer reports: a JSON field (``a.b`` for a nested one), or ``pattern``'s first
+    group (or whole match) in the body."""
+    if pattern:
+        m = re.search(pattern, p.body)
+        return m.group(1) if m and m.groups() else m.group(0) if m else None
+    value: Any = p.json()
+    for key in field.split("."):
+        value = value.get(key) if isinstance(value, dict) else None
+    return value
+
+
+def check_version(p: Probe, expected: str, field: str = "version", pattern: str = "") -> list[str]:
     if p.status is None:
         return [_no_answer(p)]
-    live = p.json().get("version")
-    if p.status != 200 or live != expected:
+    live = reported_version(p, field, pattern)
+    if p.status != 200 or not same_version(live, expected):
         return [f"version: {p.url} reports {live!r} (HTTP {p.status}), expected {expected!r}"]
     return []
 

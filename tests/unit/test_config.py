@@ -83,6 +83,15 @@ def test_the_environment_variable_chooses_the_file(tmp_path, monkeypatch):
             "defaults.release_commands[0]",
             "does not match",
         ),
+        # nothing outside the release or shared folder is linked, copied or read
+        (lambda d: d["defaults"].update(shared_dirs=["storage", "../../etc"]), "defaults.shared_dirs[1]", "match"),
+        (lambda d: d["defaults"].update(shared_files=["config/../../.env"]), "defaults.shared_files[0]", "match"),
+        (lambda d: d["build"].update(coverage_report=".."), "build.coverage_report", "does not match"),
+        (
+            lambda d: d["environments"]["uat"].update(endpoints={"version": {"field": "version"}}),
+            "environments.uat.endpoints.version",
+            "is not valid",
+        ),
     ],
 )
 def test_a_mistake_names_the_file_and_the_key(tmp_path, mutate, key, words):
@@ -145,3 +154,25 @@ def test_verification_settings_and_the_watch(tmp_path):
     assert bare.environment("production").probe_seconds == 10  # the default probe
     assert bare.environment("production").probe_paths == ("/api/health", "/", "/api/projects")  # health + smoke tests
     assert bare.environment("production").auth_path == ""  # no authentication check configured
+
+
+def test_endpoints_default_to_the_sandbox_s_and_may_differ_per_environment(tmp_path):
+    data = raw()
+    data["defaults"]["probe"].pop("paths")
+    data["environments"]["staging"]["endpoints"] = {"health": "/up", "version": False}
+    data["environments"]["uat"]["endpoints"] = {"version": "/about.json"}
+    data["environments"]["production"]["endpoints"] = {"version": {"path": "/status", "pattern": r"Release:\s*(\S+)"}}
+    cfg = config.load(write(tmp_path, data))
+    staging, uat, prod = (cfg.environment(e) for e in ("staging", "uat", "production"))
+    assert (staging.health_path, staging.version_path) == ("/up", "")
+    assert staging.probe_paths == ("/up", "/", "/api/projects")  # the health path is probed, not /api/health
+    assert (uat.health_path, uat.version_path, uat.version_field) == ("/api/health", "/about.json", "version")
+    assert (prod.version_path, prod.version_pattern) == ("/status", r"Release:\s*(\S+)")
+    assert config.load(SHIPPED).environment("production").version_path == "/api/version"
+
+
+def test_a_version_pattern_that_is_not_a_regular_expression_is_named(tmp_path):
+    data = raw()
+    data["environments"]["uat"]["endpoints"] = {"version": {"path": "/v", "pattern": "(unclosed"}}
+    with pytest.raises(config.ConfigError, match=r"environments\.uat\.endpoints\.version\.pattern: not a regular"):
+        config.load(write(tmp_path, data))

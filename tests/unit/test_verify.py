@@ -36,7 +36,8 @@ def probe(status, body="", error=""):
             probe(503, {"status": "error", "database": "ok", "search": "not configured"}),
             ["failing: search=not configured"],
         ),
-        (probe(200, "<html>"), ["answered 200"]),
+        (probe(200, "<html>"), []),  # a page that answers 200 (Laravel 11's /up) is healthy
+        (probe(200, {"status": "degraded"}), ["answered 200 'degraded'"]),
         (probe(None, error="Connection refused"), ["no answer from http://h/api/health (Connection refused)"]),
     ],
 )
@@ -203,3 +204,29 @@ def test_a_count_that_failed_is_never_rows_lost_but_a_database_failure():
     m = measurements([], {"tables": {"projects": 3, "users": 10}}, flaky)
     assert m["rows_lost"] == 0 and m["database_failures"] == 1
     assert any("rows not counted (database ok): projects" in n for n in m["notes"])
+
+
+@pytest.mark.parametrize(
+    ("body", "field", "pattern", "ok"),
+    [
+        ({"version": "1.2.0"}, "version", "", True),  # a leading v never matters, either way
+        ({"version": "V1.2.0"}, "version", "", True),
+        ({"app": {"release": "v1.2.0"}}, "app.release", "", True),
+        ({"app": {"release": "v1.2.1"}}, "app.release", "", False),
+        ("<footer>Release: 1.2.0</footer>", "version", r"Release:\s*([\w.]+)", True),
+        ("<footer>Release: 1.1.0</footer>", "version", r"Release:\s*([\w.]+)", False),
+        ({"build": "1.2.0"}, "version", "", False),
+    ],
+)
+def test_the_version_is_read_where_the_app_reports_it(body, field, pattern, ok):
+    text = body if isinstance(body, str) else json.dumps(body)
+    p = Probe("version", URL, 200, text)
+    assert (check_version(p, "v1.2.0", field, pattern) == []) is ok
+
+
+@pytest.mark.parametrize(
+    ("status", "body", "ok"),
+    [(200, "<html>up</html>", True), (200, '{"status": "UP"}', True), (200, '{"status": "down"}', False)],
+)
+def test_health_is_a_200_whose_json_status_if_any_says_healthy(status, body, ok):
+    assert (check_health(Probe("health", URL, status, body)) == []) is ok

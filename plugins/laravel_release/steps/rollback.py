@@ -351,7 +351,7 @@ def verify_rollback(target: dict[str, Any]) -> dict[str, Any]:
     """The host serves the rollback's target, healthy (health, version, smoke tests)."""
     host, checks = target["host"], target["verify"]
     get_current_context()["host"] = host  # type: ignore[typeddict-unknown-key]
-    problems, probes = check_host(checks["base_url"], checks["version"], checks["smoke_tests"])
+    problems, probes = check_host(checks, checks["version"])
     if problems:
         raise RollbackFailed(
             f"{host}: the rollback to {checks['version']} failed verification (the environment stays frozen):\n- "

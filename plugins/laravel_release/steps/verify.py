@@ -51,19 +51,31 @@ def probe(
     return verify.Probe(name, url, response.status_code, response.text, time.monotonic() - started)
 
 
-def check_host(base_url: str, version: str, smoke_tests: list[dict[str, Any]]) -> tuple[list[str], list[verify.Probe]]:
-    hook = BaseUrlHttpHook(base_url)
+def check_host(checks: dict[str, Any], version: str) -> tuple[list[str], list[verify.Probe]]:
+    """Health, version and smoke tests of one host, at the environment's endpoints (``plan.verify_settings``)."""
+    hook = BaseUrlHttpHook(checks["base_url"])
     for attempt in range(HEALTH_ATTEMPTS):
-        health = probe(hook, "health", "/api/health")
+        health = probe(hook, "health", checks.get("health_path", "/api/health"))
         problems = verify.check_health(health)
         if not problems:
             break
         if attempt < HEALTH_ATTEMPTS - 1:
             time.sleep(1)
-    version_probe = probe(hook, "version", "/api/version")
-    problems += verify.check_version(version_probe, version)
-    probes = [health, version_probe]
-    for test in smoke_tests:
+    probes = [health]
+    version_path = checks.get("version_path", "/api/version")
+    if version_path:
+        version_probe = probe(hook, "version", version_path)
+        problems += verify.check_version(
+            version_probe, version, checks.get("version_field", "version"), checks.get("version_pattern", "")
+        )
+        probes.append(version_probe)
+    else:
+        log.warning(
+            "%s: the version check is off (endpoints.version: false): nothing proves that %s is what it serves",
+            checks["base_url"],
+            version,
+        )
+    for test in checks["smoke_tests"]:
         p = probe(hook, test["name"], test["path"])
         probes.append(p)
         problems += verify.check_smoke(p, test.get("status", 200), test.get("contains", ""))
@@ -125,7 +137,8 @@ def measure_baseline(target: dict[str, Any]) -> dict[str, Any] | None:
     """The synthetic load on the release live now, just before the switch: what the new one is compared with."""
     host = target["host"]
     get_current_context()["host"] = host  # type: ignore[typeddict-unknown-key]
-    health = probe(BaseUrlHttpHook(target["verify"]["base_url"]), "health", "/api/health")
+    checks = target["verify"]
+    health = probe(BaseUrlHttpHook(checks["base_url"]), "health", checks.get("health_path", "/api/health"))
     if verify.check_health(health):
         log.info("%s: nothing healthy is live yet (%s): no baseline, degradation is not judged", host, health.status)
         return None
@@ -144,7 +157,7 @@ def measure_host(target: dict[str, Any], baseline: dict[str, Any] | None, versio
     """Everything the triggers read from one host: verification problems, auth, database, load."""
     host, checks = target["host"], target["verify"]
     version = version or checks["version"]
-    problems, probes = check_host(checks["base_url"], version, checks["smoke_tests"])
+    problems, probes = check_host(checks, version)
     for p in probes:
         log.info("%s: %s %s -> %s in %.0f ms", host, p.name, p.url, p.status, p.seconds * 1000)
     auth_failures = 0
