@@ -22,12 +22,12 @@ done
 [ -n "$path" ] && [ -n "$release" ] || die 2 "--deploy-path and --release are required"
 check_release_id "$release"
 target="$path/releases/$release"
-[ -f "$target/artisan" ] || die 3 "release $release has no artisan on $(hostname): is it unpacked?"
+[ -f "$target/artisan" ] || die 3 "release $release has no artisan on $HOST_NAME: is it unpacked?"
 
 for c in ${commands[@]+"${commands[@]}"}; do
   [[ $c =~ ^[a-z][a-z:_-]*( [A-Za-z0-9=:_./-]+)*$ ]] || die 2 "'$c' is not an artisan command"
   log "php artisan $c"
   # shellcheck disable=SC2086  # the command's own words
-  (cd "$target" && php artisan $c --no-interaction) >&2 || die 4 "php artisan $c failed in $release on $(hostname) (output above)"
+  (cd "$target" && php artisan $c --no-interaction) >&2 || die 4 "php artisan $c failed in $release on $HOST_NAME (output above)"
 done
 result release "$release" commands "${commands[*]-}"

@@ -32,14 +32,14 @@ check_release_id "$name"
 [[ $keep =~ ^[1-9][0-9]*$ ]] || die 2 "--keep must be a positive number"
 dir=${dir:-$path/.deploy/backups}
 env_file="$path/shared/.env"
-[ -f "$env_file" ] || die 3 "$env_file is missing on $(hostname): the database settings are read from it"
+[ -f "$env_file" ] || die 3 "$env_file is missing on $HOST_NAME: the database settings are read from it"
 
 db=$(dotenv "$env_file" DB_DATABASE)
 [ -n "$db" ] || die 3 "DB_DATABASE is not set in $env_file"
 
 mkdir -p "$dir"
 chmod 700 "$dir" 2>/dev/null || log "warning: cannot make $dir private (0700): it is owned by $(stat -c %U "$dir")"
-[ -w "$dir" ] || die 3 "backup folder $dir is not writable by $(id -un) on $(hostname): no backup was taken, so the migrations do not run"
+[ -w "$dir" ] || die 3 "backup folder $dir is not writable by $(id -un) on $HOST_NAME: no backup was taken, so the migrations do not run"
 defaults=$(db_defaults_file "$env_file")
 trap 'rm -f "$defaults" "$dir/$name.sql.gz.partial"' EXIT
 
@@ -54,7 +54,7 @@ log "dumping $db to $file"
 if ! mariadb-dump --defaults-extra-file="$defaults" --single-transaction --quick --routines \
     --triggers --events --hex-blob --add-drop-table --databases "$db" 2>"$dir/$name.err" \
     | gzip -6 >"$file.partial"; then
-  die 4 "mariadb-dump of $db failed on $(hostname): $(tail -n 3 "$dir/$name.err" | tr '\n' ' ')"
+  die 4 "mariadb-dump of $db failed on $HOST_NAME: $(tail -n 3 "$dir/$name.err" | tr '\n' ' ')"
 fi
 [ -s "$dir/$name.err" ] && log "mariadb-dump said: $(tail -n 3 "$dir/$name.err" | tr '\n' ' ')"
 rm -f "$dir/$name.err"

@@ -39,7 +39,7 @@ if [ "$database" = true ] && [ -f "$path/shared/.env" ]; then
   rm -f "$defaults"
 fi
 if [ ${#failed[@]} -gt 0 ]; then
-  die 5 "pre-deployment checks failed on $(hostname): $(IFS=';'; echo "${failed[*]}")"
+  die 5 "pre-deployment checks failed on $HOST_NAME: $(IFS=';'; echo "${failed[*]}")"
 fi
 log "free ${free_mb} MB, php ${php_version}, database ${db}"
 result free_mb "$free_mb" php "$php_version" database "$db"

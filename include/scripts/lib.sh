@@ -11,6 +11,8 @@ set -euo pipefail
 
 VERB=$(basename "$0" .sh)
 STARTED_NS=$(date +%s%N)
+# The host as the environment file names it (Airflow sets it), else the machine's own name.
+HOST_NAME=${DEPLOY_HOST_NAME:-$(hostname)}
 
 log() { printf '%s %s: %s\n' "$(date -u +%H:%M:%S)" "$VERB" "$*" >&2; }
 
@@ -38,9 +40,12 @@ elapsed() { echo "$(( ($(date +%s%N) - STARTED_NS) / 1000000 ))" | awk '{printf 
 # with [ or { or is a number, true, false or null is written as it is.
 result() {
   local out k v
-  out="{\"ok\": true, \"verb\": \"$VERB\", \"host\": $(json_str "$(hostname)")"
+  out="{\"ok\": true, \"verb\": \"$VERB\", \"host\": $(json_str "$HOST_NAME")"
   while [ $# -ge 2 ]; do
     k=$1 v=$2; shift 2
+    case $k in  # names and versions stay strings, even a release named 2 (as Deployer names them)
+      release|current|previous|previous_good|from|to|version|restored|name) out+=", \"$k\": $(json_str "$v")"; continue ;;
+    esac
     if [[ $v =~ ^(-?[0-9]+(\.[0-9]+)?|true|false|null|\[.*\]|\{.*\})$ ]]; then
       out+=", \"$k\": $v"
     else
@@ -80,8 +85,8 @@ check_release_id() {
 
 # check_deploy_path PATH: the folder must exist and be writable by this user.
 check_deploy_path() {
-  [ -d "$1" ] || die 3 "deploy path $1 does not exist on $(hostname): create it and its shared/ folder (shared/.env) first"
-  [ -w "$1" ] || die 3 "deploy path $1 is not writable by $(id -un) on $(hostname)"
+  [ -d "$1" ] || die 3 "deploy path $1 does not exist on $HOST_NAME: create it and its shared/ folder (shared/.env) first"
+  [ -w "$1" ] || die 3 "deploy path $1 is not writable by $(id -un) on $HOST_NAME"
 }
 
 # run_logged DESCRIPTION COMMAND: run a configured shell command, with its output on stderr.
@@ -137,7 +142,7 @@ previous_good() {
     | awk 'NF && !seen[$0]++' | while IFS= read -r r; do
       [ "$r" = "$current" ] && continue
       grep -qxF "$r" <(bad_releases "$path") && continue
-      [ -f "$path/releases/$r/.release.json" ] || continue
+      [ -n "$(release_meta "$path" "$r")" ] || continue
       echo "$r"; break
     done
 }
@@ -147,6 +152,51 @@ previous_good() {
 test_summaries() {
   sed -E 's/\x1b\[[0-9;]*[A-Za-z]//g; s/^[[:space:]]+//' "$1" \
     | grep -E '^(OK \(|OK, but|Tests:|FAILURES!|ERRORS!)' || true
+}
+
+# release_meta PATH ID: the file that describes release ID: its .release.json (built here), or
+# P/.deploy/adopted/ID.json (a release another tool deployed, adopted); nothing when it is neither.
+release_meta() {
+  if [ -f "$1/releases/$2/.release.json" ]; then
+    printf '%s' "$1/releases/$2/.release.json"
+  elif [ -f "$1/.deploy/adopted/$2.json" ]; then
+    printf '%s' "$1/.deploy/adopted/$2.json"
+  fi
+}
+
+# meta_version FILE: the "version" of a release's metadata file.
+meta_version() { sed -E 's/.*"version": "([^"]*)".*/\1/' "$1"; }
+
+# foreign_version DIR: the version of a release another tool deployed: its VERSION file, or "unknown".
+foreign_version() {
+  local v=''
+  [ -f "$1/VERSION" ] && v=$(head -n 1 "$1/VERSION" | tr -d '[:space:]' | tr -cd 'A-Za-z0-9._+-' | cut -c1-64)
+  printf '%s' "${v:-unknown}"
+}
+
+# adopt_releases PATH [RUN]: record every release folder without metadata (another tool deployed it) as
+# adopted, in P/.deploy/adopted/ID.json, never writing into the folder itself; when the live release is
+# one of them and releases.log does not know it, log it there, so the first rollback goes back to it.
+adopt_releases() {
+  local path=$1 run=${2:-} dir r v current
+  current=$(basename "$(readlink "$path/current" 2>/dev/null || true)")
+  while IFS= read -r dir; do
+    [ -n "$dir" ] || continue
+    r=$(basename "$dir")
+    case $r in *.partial) continue ;; esac
+    [[ $r =~ ^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$ ]] || continue
+    [ -z "$(release_meta "$path" "$r")" ] || continue
+    mkdir -p "$path/.deploy/adopted"
+    v=$(foreign_version "$dir")
+    printf '{"release": %s, "version": %s, "adopted": true, "adopted_at": "%s", "run_id": %s}\n' \
+      "$(json_str "$r")" "$(json_str "$v")" "$(date -u +%FT%TZ)" "$(json_str "$run")" >"$path/.deploy/adopted/$r.json"
+    log "adopted release $r (version $v), deployed before by another tool"
+    if [ "$r" = "$current" ] && ! grep -qF "\"release\": $(json_str "$r")," "$path/.deploy/releases.log" 2>/dev/null; then
+      printf '{"time": "%s", "event": "adopt", "release": %s, "version": %s, "previous": "", "run_id": %s, "user": %s}\n' \
+        "$(date -u +%FT%TZ)" "$(json_str "$r")" "$(json_str "$v")" "$(json_str "$run")" "$(json_str "$(id -un)")" \
+        >>"$path/.deploy/releases.log"
+    fi
+  done < <(releases_newest_first "$path")
 }
 
 # db_query ENV_FILE SQL: run one query as the app's database user; tab-separated rows, no header.

@@ -27,7 +27,7 @@ done
 [ -n "$path" ] || die 2 "--deploy-path is required"
 check_deploy_path "$path"
 env_file="$path/shared/.env"
-[ -f "$env_file" ] || die 3 "$env_file is missing on $(hostname): the database settings are read from it"
+[ -f "$env_file" ] || die 3 "$env_file is missing on $HOST_NAME: the database settings are read from it"
 [ -z "$since" ] || [[ $since =~ ^[0-9]{4}-[0-9]{2}-[0-9]{2}[T\ ][0-9]{2}:[0-9]{2}:[0-9]{2}Z?$ ]] \
   || die 2 "--since '$since' is not a UTC time such as 2026-11-26 02:00:00"
 since=${since/T/ }; since=${since%Z}

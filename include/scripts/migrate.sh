@@ -28,7 +28,7 @@ done
 [ -n "$path" ] && [ -n "$release" ] || die 2 "--deploy-path and --release are required"
 check_release_id "$release"
 target="$path/releases/$release"
-[ -f "$target/artisan" ] || die 3 "release $release is not unpacked on $(hostname)"
+[ -f "$target/artisan" ] || die 3 "release $release is not unpacked on $HOST_NAME"
 
 out=$(mktemp)
 trap 'rm -f "$out"' EXIT
@@ -42,10 +42,10 @@ if [ "$rollback" = true ]; then
     exit 0
   fi
   newest=$(db_query "$path/shared/.env" "SELECT migration FROM migrations WHERE batch = (SELECT MAX(batch) FROM migrations)" | sort)
-  [ "$newest" = "$ran" ] || die 3 "the newest migration batch on $(hostname) is not the one $release ran (newest: $(echo $newest), $release ran: $(echo $ran)): nothing rolled back; restore the backup instead"
+  [ "$newest" = "$ran" ] || die 3 "the newest migration batch on $HOST_NAME is not the one $release ran (newest: $(echo $newest), $release ran: $(echo $ran)): nothing rolled back; restore the backup instead"
   if ! (cd "$target" && php artisan migrate:rollback --force --no-interaction) >"$out" 2>&1; then
     cat "$out" >&2
-    die 4 "rolling back the migrations of $release failed on $(hostname) (output above): restore the backup"
+    die 4 "rolling back the migrations of $release failed on $HOST_NAME (output above): restore the backup"
   fi
   cat "$out" >&2
   # shellcheck disable=SC2086  # one migration name per word
@@ -61,16 +61,16 @@ ran_migrations() {
   [ -n "$(db_query "$env_file" "SHOW TABLES LIKE 'migrations'")" ] || return 0   # none ran yet
   db_query "$env_file" "SELECT migration, batch FROM migrations ORDER BY batch, id"
 }
-before=$(ran_migrations) || die 4 "cannot read the migrations table on $(hostname): check the database settings in $path/shared/.env"
+before=$(ran_migrations) || die 4 "cannot read the migrations table on $HOST_NAME: check the database settings in $path/shared/.env"
 if ! (cd "$target" && php artisan migrate --force --no-interaction) >"$out" 2>&1; then
   cat "$out" >&2
   # Laravel 8: "Migrating: NAME"; 9 and later: "NAME ........ FAIL"
   failed=$(sed -E 's/\x1b\[[0-9;]*[A-Za-z]//g; s/^[[:space:]]+//' "$out" \
     | sed -nE 's/^Migrating: +([^ ]+).*/\1/p; s/^([0-9]{4}_[0-9]{2}_[0-9]{2}_[0-9]{6}_[A-Za-z0-9_]+) .*FAIL$/\1/p' | tail -n 1)
-  die 4 "migration ${failed:-of $release} failed on $(hostname): the database may be partly migrated; restore the backup or fix forward (output above)"
+  die 4 "migration ${failed:-of $release} failed on $HOST_NAME: the database may be partly migrated; restore the backup or fix forward (output above)"
 fi
 cat "$out" >&2
-after=$(ran_migrations) || die 4 "cannot read the migrations table on $(hostname) after migrating: the release's migrations ran; check $path/shared/.env"
+after=$(ran_migrations) || die 4 "cannot read the migrations table on $HOST_NAME after migrating: the release's migrations ran; check $path/shared/.env"
 migrated=$(comm -13 <(echo "$before" | cut -f1 | sort) <(echo "$after" | cut -f1 | sort) | grep . || true)
 batch=$(echo "$after" | awk -F'\t' 'NF == 2 && $2 > max {max = $2} END {print max + 0}')
 # shellcheck disable=SC2086  # one migration name per word

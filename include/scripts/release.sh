@@ -24,16 +24,17 @@ done
 [ -n "$path" ] && [ -n "$release" ] && [ -n "$artifact" ] || die 2 "--deploy-path, --release and --artifact are required"
 check_release_id "$release"
 check_deploy_path "$path"
-[ -f "$artifact" ] || die 3 "artifact $artifact is not on $(hostname): upload it first"
+[ -f "$artifact" ] || die 3 "artifact $artifact is not on $HOST_NAME: upload it first"
 if [ -z "$sha" ] && [ -f "$artifact.sha256" ]; then sha=$(cut -d' ' -f1 "$artifact.sha256"); fi
 if [ -n "$sha" ]; then
   actual=$(sha256sum "$artifact" | cut -d' ' -f1)
   [ "$actual" = "$sha" ] || die 3 "artifact $artifact is corrupt (sha256 $actual, expected $sha): upload it again"
 fi
 
+adopt_releases "$path"   # the release live before the first run here is its safety net
 target="$path/releases/$release"
 if [ "$(readlink -f "$path/current" 2>/dev/null)" = "$(readlink -f "$target" 2>/dev/null)" ] && [ -e "$target" ]; then
-  die 3 "release $release is live on $(hostname): it is not unpacked again"
+  die 3 "release $release is live on $HOST_NAME: it is not unpacked again"
 fi
 mkdir -p "$path/releases"
 rm -rf "$target" "$target.partial"

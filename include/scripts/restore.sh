@@ -30,20 +30,20 @@ check_release_id "$name"
 dir=${dir:-$path/.deploy/backups}
 env_file="$path/shared/.env"
 file="$dir/$name.sql.gz"
-[ -f "$env_file" ] || die 3 "$env_file is missing on $(hostname): the database settings are read from it"
+[ -f "$env_file" ] || die 3 "$env_file is missing on $HOST_NAME: the database settings are read from it"
 kept=$(find "$dir" -maxdepth 1 -name '*.sql.gz' -printf '%f ' 2>/dev/null || true)
-[ -f "$file" ] || die 3 "backup $file does not exist on $(hostname): nothing was restored (kept backups: ${kept:-none})"
+[ -f "$file" ] || die 3 "backup $file does not exist on $HOST_NAME: nothing was restored (kept backups: ${kept:-none})"
 [ -f "$file.sha256" ] || die 3 "backup $file has no checksum beside it: it is not trusted, nothing was restored"
 (cd "$dir" && sha256sum --quiet -c "$name.sql.gz.sha256") 2>/dev/null \
   || die 5 "backup $file does not match its checksum: nothing was restored"
 gzip -t "$file" || die 5 "backup $file is not a valid gzip file: nothing was restored"
 db=$(dotenv "$env_file" DB_DATABASE)
-db_query "$env_file" 'SELECT 1' >/dev/null || die 4 "database $db does not answer on $(hostname): nothing was restored"
+db_query "$env_file" 'SELECT 1' >/dev/null || die 4 "database $db does not answer on $HOST_NAME: nothing was restored"
 here=$(dirname "$0")
 
 safety="before-restore-$(date -u +%Y%m%dT%H%M%S)"
 "$here/backup.sh" --deploy-path "$path" --name "$safety" --dir "$dir/safety" --keep 3 >/dev/null \
-  || die 4 "the safety dump of $db failed on $(hostname) (see above): nothing was restored"
+  || die 4 "the safety dump of $db failed on $HOST_NAME (see above): nothing was restored"
 log "safety dump of $db as it was: $dir/safety/$safety.sql.gz"
 
 # maintenance mode while the dump loads: the app answers 503, not half-restored data
@@ -60,13 +60,13 @@ log "restoring $db from $file"
 started=$(date +%s)
 partly="the database may be partly restored and the app stays in maintenance: run restore.sh again, or load the safety dump $dir/safety/$safety.sql.gz"
 zcat "$file" | mariadb --defaults-extra-file="$defaults" "$db" \
-  || die 4 "loading $file into $db failed on $(hostname): $partly"
+  || die 4 "loading $file into $db failed on $HOST_NAME: $partly"
 for t in $extra; do
   log "dropping $t (created after the backup)"
   db_query "$env_file" "SET FOREIGN_KEY_CHECKS=0; DROP TABLE IF EXISTS \`$t\`" || die 4 "cannot drop $t: $partly"
 done
 if [ "$down" = true ]; then
-  artisan up || die 4 "the database is restored but php artisan up failed on $(hostname): run it in $path/current"
+  artisan up || die 4 "the database is restored but php artisan up failed on $HOST_NAME: run it in $path/current"
   log "the app was in maintenance for $(( $(date +%s) - started )) s"
 fi
 mkdir -p "$path/.deploy"

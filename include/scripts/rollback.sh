@@ -40,19 +40,20 @@ done
 check_deploy_path "$path"
 here=$(dirname "$0")
 current=$(basename "$(readlink "$path/current" 2>/dev/null || true)")
-[ -n "$current" ] || die 3 "nothing is live on $(hostname) ($path/current is missing): nothing to roll back"
+[ -n "$current" ] || die 3 "nothing is live on $HOST_NAME ($path/current is missing): nothing to roll back"
 if [ -n "$from" ] && [ "$from" != "$current" ] && { [ -z "$to" ] || [ "$to" != "$current" ]; }; then
-  die 3 "$from is not live on $(hostname) ($current is): this rollback ran already or someone switched since; nothing was changed"
+  die 3 "$from is not live on $HOST_NAME ($current is): this rollback ran already or someone switched since; nothing was changed"
 fi
 if [ -z "$to" ]; then
   to=$(previous_good "$path")
-  [ -n "$to" ] || die 3 "no previous good release is kept on $(hostname) (live: $current): name one with --to (see status.sh)"
+  [ -n "$to" ] || die 3 "no previous good release is kept on $HOST_NAME (live: $current): name one with --to (see status.sh)"
 fi
 check_release_id "$to"
-[ -f "$path/releases/$to/.release.json" ] \
-  || die 3 "release $to is not a kept release on $(hostname): kept: $(releases_newest_first "$path" | xargs -r -n1 basename | paste -sd' ')"
+[ "$dry" = true ] || adopt_releases "$path" "$run_id"   # another tool's releases are targets too
+[ -n "$(release_meta "$path" "$to")" ] || { [ "$dry" = true ] && [ -d "$path/releases/$to" ]; } \
+  || die 3 "release $to is not a kept release on $HOST_NAME: kept: $(releases_newest_first "$path" | xargs -r -n1 basename | paste -sd' ')"
 if [ "$to" != "$current" ] && grep -qxF "$to" <(bad_releases "$path"); then
-  die 3 "release $to was rolled back from before (marked bad on $(hostname)): choose another target"
+  die 3 "release $to was rolled back from before (marked bad on $HOST_NAME): choose another target"
 fi
 if [ "$dry" = true ]; then
   log "would switch $current -> $to${db:+ and then $db}"
@@ -61,7 +62,7 @@ if [ "$dry" = true ]; then
 fi
 if [ "$to" = "$current" ]; then
   # already done (a retry, a second submission): the database was handled by the run that switched
-  [ -z "$db" ] || log "$to is live already on $(hostname): the database is left as it is ($db not run again)"
+  [ -z "$db" ] || log "$to is live already on $HOST_NAME: the database is left as it is ($db not run again)"
   db=''
   from=${from:-$current}
 else
@@ -70,10 +71,11 @@ else
   from=$current
 fi
 "$here/switch.sh" --deploy-path "$path" --release "$to" --reload "$reload" --run-id "$run_id" --event rollback >/dev/null \
-  || die 4 "the switch to $to failed on $(hostname) (see above)"
+  || die 4 "the switch to $to failed on $HOST_NAME (see above)"
 case $db in
   migrations) "$here/migrate.sh" --deploy-path "$path" --release "$from" --rollback >/dev/null || die 4 "rolling back $from's migrations failed" ;;
   restore) "$here/restore.sh" --deploy-path "$path" --name "$backup" >/dev/null || die 4 "restoring backup $backup failed" ;;
 esac
-version=$(sed -E 's/.*"version": "([^"]*)".*/\1/' "$path/releases/$to/.release.json")
+meta=$(release_meta "$path" "$to")
+version=$( [ -n "$meta" ] && meta_version "$meta" || foreign_version "$path/releases/$to")
 result from "$from" to "$to" version "$version" database "${db:-none}" changed "$([ "$to" = "$current" ] && echo false || echo true)"

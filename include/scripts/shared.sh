@@ -36,23 +36,23 @@ seed_missing() {
     rel=${rel#./}
     [ -e "$to/$rel" ] || [ -L "$to/$rel" ] && continue
     if [ -d "$from/$rel" ] && [ ! -L "$from/$rel" ]; then
-      mkdir "$to/$rel" 2>/dev/null || die 3 "cannot create $to/$rel as $(id -un) on $(hostname): make $(dirname "$to/$rel") writable for $(id -un) (e.g. chgrp $(id -gn) and chmod g+w), or create it"
+      mkdir "$to/$rel" 2>/dev/null || die 3 "cannot create $to/$rel as $(id -un) on $HOST_NAME: make $(dirname "$to/$rel") writable for $(id -un) (e.g. chgrp $(id -gn) and chmod g+w), or create it"
     else
-      cp -P "$from/$rel" "$to/$rel" 2>/dev/null || die 3 "cannot write $to/$rel as $(id -un) on $(hostname): make $(dirname "$to/$rel") writable for $(id -un) (e.g. chgrp $(id -gn) and chmod g+w), or copy it there"
+      cp -P "$from/$rel" "$to/$rel" 2>/dev/null || die 3 "cannot write $to/$rel as $(id -un) on $HOST_NAME: make $(dirname "$to/$rel") writable for $(id -un) (e.g. chgrp $(id -gn) and chmod g+w), or copy it there"
     fi
   done < <(cd "$from" && find . -mindepth 1 -print0)
 }
-[ -d "$target" ] || die 3 "release $release is not unpacked on $(hostname): run release.sh first"
+[ -d "$target" ] || die 3 "release $release is not unpacked on $HOST_NAME: run release.sh first"
 
 for f in "${files[@]}"; do
-  [ -f "$path/shared/$f" ] || die 3 "shared file $path/shared/$f is missing on $(hostname): create it (the app's $f) before deploying"
+  [ -f "$path/shared/$f" ] || die 3 "shared file $path/shared/$f is missing on $HOST_NAME: create it (the app's $f) before deploying"
   rm -rf "${target:?}/$f"
   mkdir -p "$(dirname "$target/$f")"
   ln -s "$path/shared/$f" "$target/$f"
 done
 for d in "${dirs[@]}"; do
   [ -d "$path/shared/$d" ] || mkdir -p "$path/shared/$d" 2>/dev/null \
-    || die 3 "cannot create $path/shared/$d as $(id -un) on $(hostname): create it, owned by or group-writable for $(id -un)"
+    || die 3 "cannot create $path/shared/$d as $(id -un) on $HOST_NAME: create it, owned by or group-writable for $(id -un)"
   if [ -d "$target/$d" ] && [ ! -L "$target/$d" ]; then
     seed_missing "$target/$d" "$path/shared/$d"
     rm -rf "${target:?}/$d"
@@ -63,7 +63,7 @@ done
 if [ -d "$path/shared/storage" ]; then
   for sub in app logs framework/cache/data framework/sessions framework/views; do
     [ -d "$path/shared/storage/$sub" ] || mkdir -p "$path/shared/storage/$sub" 2>/dev/null \
-      || die 3 "cannot create $path/shared/storage/$sub as $(id -un) on $(hostname): create it, or make its parent group-writable for $(id -un)"
+      || die 3 "cannot create $path/shared/storage/$sub as $(id -un) on $HOST_NAME: create it, or make its parent group-writable for $(id -un)"
   done
 fi
 log "linked ${dirs[*]} ${files[*]} into $release"

@@ -4,8 +4,11 @@
 # usage: status.sh --deploy-path P
 #
 # Last line: {"ok": true, "current": ID, "version": V, "previous": ID, "previous_good": ID,
-#             "releases": [{"release": ID, "version": V, "live": bool, "bad": bool}, ...]}
-# (newest first). Changes nothing.
+#             "releases": [{"release": ID, "version": V, "live": bool, "bad": bool,
+#                           "origin": "built"|"adopted"|"foreign"}, ...]}
+# (newest first). "adopted": another tool deployed it and a release or rollback recorded it;
+# "foreign": not recorded yet (its version from its VERSION file, or "unknown"); both are
+# rollback targets. Changes nothing.
 . "$(dirname "$0")/lib.sh"
 
 path=''
@@ -17,9 +20,23 @@ while [ $# -gt 0 ]; do
   esac
 done
 [ -n "$path" ] || die 2 "--deploy-path is required"
-[ -d "$path" ] || die 3 "deploy path $path does not exist on $(hostname)"
+[ -d "$path" ] || die 3 "deploy path $path does not exist on $HOST_NAME"
 
-version_of() { [ -f "$1/.release.json" ] && sed -E 's/.*"version": "([^"]*)".*/\1/' "$1/.release.json" || echo ""; }
+origin_of() {  # release id
+  local meta
+  meta=$(release_meta "$path" "$1")
+  case $meta in
+    '') echo foreign ;;
+    */.deploy/adopted/*) echo adopted ;;
+    *) echo built ;;
+  esac
+}
+version_of() {  # release id
+  local meta
+  [ -n "$1" ] || return 0
+  meta=$(release_meta "$path" "$1")
+  if [ -n "$meta" ]; then meta_version "$meta"; else foreign_version "$path/releases/$1"; fi
+}
 
 current=$(basename "$(readlink "$path/current" 2>/dev/null || true)")
 previous=""
@@ -31,7 +48,7 @@ while IFS= read -r dir; do
   case $r in *.partial) continue ;; esac
   live=false; [ "$r" = "$current" ] && live=true
   bad=false; grep -qxF "$r" <(bad_releases "$path") && bad=true
-  items+="{\"release\": $(json_str "$r"), \"version\": $(json_str "$(version_of "$dir")"), \"live\": $live, \"bad\": $bad},"
+  items+="{\"release\": $(json_str "$r"), \"version\": $(json_str "$(version_of "$r")"), \"live\": $live, \"bad\": $bad, \"origin\": \"$(origin_of "$r")\"},"
 done < <(releases_newest_first "$path")
-result current "$current" version "$(version_of "$path/current")" previous "$previous" \
+result current "$current" version "$(version_of "$current")" previous "$previous" \
   previous_good "$(previous_good "$path")" releases "[${items%,}]"

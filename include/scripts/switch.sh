@@ -32,20 +32,21 @@ done
 check_release_id "$release"
 check_deploy_path "$path"
 target="$path/releases/$release"
-[ -f "$target/.release.json" ] || die 3 "release $release is not a complete release on $(hostname) ($target/.release.json missing): current is unchanged"
-[ -e "$target/.env" ] || die 3 "release $release has no .env on $(hostname) (run shared.sh): current is unchanged"
+meta=$(release_meta "$path" "$release")
+[ -n "$meta" ] || die 3 "release $release is not a complete release on $HOST_NAME ($target/.release.json missing, and not adopted): current is unchanged"
+[ -e "$target/.env" ] || die 3 "release $release has no .env on $HOST_NAME (run shared.sh): current is unchanged"
 
 previous=$(basename "$(readlink "$path/current" 2>/dev/null || true)")
 changed=true
 if [ "$previous" = "$release" ]; then
   changed=false
-  log "$release is already live on $(hostname)"
+  log "$release is already live on $HOST_NAME"
 else
   ln -sfn "releases/$release" "$path/current.tmp.$$"
   mv -Tf "$path/current.tmp.$$" "$path/current"
   log "current: ${previous:-none} -> $release"
 fi
-version=$(sed -E 's/.*"version": "([^"]*)".*/\1/' "$target/.release.json")
+version=$(meta_version "$meta")
 mkdir -p "$path/.deploy"
 if [ "$changed" = true ]; then   # logged at once: whatever happens next, the log says what current is
   printf '{"time": "%s", "event": %s, "release": %s, "version": %s, "previous": %s, "run_id": %s, "user": %s}\n' \
@@ -58,9 +59,9 @@ if [ -n "$reload" ]; then
     reloaded=ok
   elif [ "$changed" = true ]; then
     reloaded=failed
-    log "warning: the reload failed on $(hostname) after the switch: current points at $release; verification decides"
+    log "warning: the reload failed on $HOST_NAME after the switch: current points at $release; verification decides"
   else
-    die 4 "php-fpm reload failed on $(hostname) ($release was live already, nothing switched): check php-fpm"
+    die 4 "php-fpm reload failed on $HOST_NAME ($release was live already, nothing switched): check php-fpm"
   fi
 fi
 result release "$release" version "$version" previous "$previous" changed "$changed" switched "$changed" reload "$reloaded"

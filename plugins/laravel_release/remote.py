@@ -146,16 +146,23 @@ class RemoteScript(SSHOperator):
         except Exception as err:  # as in connect()
             raise _connect_error(self.host, str(self.ssh_conn_id), err) from err
         with client:
-            stdout = self.run_ssh_client_command(client, str(self.command), context=context)
+            stdout = self.run_ssh_client_command(client, as_host(self.host, str(self.command)), context=context)
         results = parse_results(stdout)
         self.log.info("%s: %s done in %.2fs", self.host, self.step, time.monotonic() - started)
         return results
 
 
+def as_host(host: str, cmd: str) -> str:
+    """``cmd`` run so that the verb scripts name the host as the environment file does (not by its hostname)."""
+    return f"export DEPLOY_HOST_NAME={shlex.quote(host)}; {cmd}" if host else cmd
+
+
 def _exec(ssh_conn_id: str, host: str, cmd: str, timeout: float) -> tuple[int, str, str]:
     hook, client = connect(ssh_conn_id, host, cmd_timeout=timeout)
     with client:
-        code, out, err = hook.exec_ssh_client_command(client, cmd, get_pty=False, environment=None, timeout=timeout)
+        code, out, err = hook.exec_ssh_client_command(
+            client, as_host(host, cmd), get_pty=False, environment=None, timeout=timeout
+        )
     return code, out.decode("utf-8", "replace"), err.decode("utf-8", "replace")
 
 
@@ -226,7 +233,9 @@ def transfer(
                 total += size
         if not then:
             return total, []
-        code, out, err = hook.exec_ssh_client_command(client, then, get_pty=False, environment=None, timeout=timeout)
+        code, out, err = hook.exec_ssh_client_command(
+            client, as_host(target_host, then), get_pty=False, environment=None, timeout=timeout
+        )
     if code != 0:
         raise RemoteError(
             f"{target_host}: {then.split()[0].rsplit('/', 1)[-1]} failed with exit {code}: {error_reason(err)}"
@@ -245,9 +254,23 @@ def _sftp_makedirs(sftp: Any, path: str) -> None:
 
 
 def live_version(ssh_conn_id: str, host: str, deploy_path: str) -> str:
-    """The version a host serves (``current/.release.json``), or '' before its first release."""
+    """The version a host serves (``current/.release.json``; for a release another tool deployed, its
+    adoption record or its VERSION file), or '' before its first release or when it is not known."""
     text = read_file(ssh_conn_id, host, f"{deploy_path}/current/.release.json")
-    return str(json.loads(text).get("version", "")) if text else ""
+    if text:
+        return str(json.loads(text).get("version", ""))
+    _, client = connect(ssh_conn_id, host)
+    with client, client.open_sftp() as sftp:
+        try:
+            live = Path(sftp.readlink(f"{deploy_path}/current") or "").name
+        except OSError:
+            return ""  # nothing is live
+    adopted = read_file(ssh_conn_id, host, f"{deploy_path}/.deploy/adopted/{live}.json")
+    if adopted:
+        version = str(json.loads(adopted).get("version", ""))
+    else:
+        version = (read_file(ssh_conn_id, host, f"{deploy_path}/current/VERSION") or "").strip()
+    return "" if version in ("", "unknown") else version
 
 
 def read_file(ssh_conn_id: str, host: str, path: str) -> str | None:

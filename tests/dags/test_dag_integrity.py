@@ -255,7 +255,7 @@ def test_the_rollback_dag_is_the_same_task_group_inside_its_own_lock(dagbag):
     assert claim.is_setup and give_back.is_teardown
     assert "claim_environment" in dag.get_task("rollback.decide_rollback").upstream_task_ids
     assert dag.get_task("rollback.switch_back").retries == 0
-    assert set(dag.params) == {"environment", "target", "mode", "reason", "confirm"}
+    assert set(dag.params) == {"environment", "from", "target", "mode", "reason", "confirm"}
     assert dag.params["mode"] == "code"
 
 

@@ -26,12 +26,12 @@ from typing import Any
 from airflow.sdk import TaskGroup, get_current_context, task
 from airflow.sdk.exceptions import AirflowException, AirflowFailException
 
-from laravel_release import config, gates, migrations, notify, plan, remote
+from laravel_release import config, gates, migrations, notify, plan, remote, verify
 from laravel_release.remote import RemoteScript
 from laravel_release.steps import announce
 from laravel_release.steps.judge import measure_database
 from laravel_release.steps.prepare import check_connections
-from laravel_release.steps.verify import check_host
+from laravel_release.steps.verify import BaseUrlHttpHook, check_host, probe
 
 log = logging.getLogger(__name__)
 
@@ -64,6 +64,19 @@ def _status(h: config.Host) -> dict[str, Any]:
     if code != 0 or not results:
         raise remote.RemoteError(f"{h.name}: status failed with exit {code}: {remote.error_reason(err)}")
     return results[-1]
+
+
+def with_reported_version(env: config.Environment, h: config.Host, status: dict[str, Any]) -> dict[str, Any]:
+    """A live release another tool deployed, whose version no file tells: the version its endpoint reports."""
+    if status.get("version") not in ("", "unknown") or not status.get("current") or not env.version_path:
+        return status
+    answer = probe(BaseUrlHttpHook(h.base_url), "version", env.version_path)
+    reported = verify.reported_version(answer, env.version_field, env.version_pattern)
+    if answer.status != 200 or not isinstance(reported, str) or not reported:
+        return status
+    log.info("%s: %s reports version %s (from %s)", h.name, status["current"], reported, answer.url)
+    releases = [{**r, "version": reported} if r["live"] else r for r in status["releases"]]
+    return {**status, "version": reported, "releases": releases}
 
 
 def resolve_target(wanted: str | None, status: dict[str, Any]) -> dict[str, Any]:
@@ -215,7 +228,7 @@ def decide_rollback(
     if mode not in MODES:
         raise RollbackRefused(f"mode {mode!r} is not one of {', '.join(MODES)}. Nothing was changed.")
     primary = env.primary
-    statuses = {h.name: _status(h) for h in env.hosts}
+    statuses = {h.name: with_reported_version(env, h, _status(h)) for h in env.hosts}
     status = statuses[primary.name]
     if not status["current"]:
         raise RollbackRefused(f"nothing is live on {primary.name}: there is nothing to roll back. Nothing was changed.")

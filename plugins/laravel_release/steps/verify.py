@@ -63,7 +63,13 @@ def check_host(checks: dict[str, Any], version: str) -> tuple[list[str], list[ve
             time.sleep(1)
     probes = [health]
     version_path = checks.get("version_path", "/api/version")
-    if version_path:
+    if version_path and version == "unknown":
+        log.warning(
+            "%s: the release's version is not known (another tool deployed it, without a VERSION file): "
+            "its version is not checked",
+            checks["base_url"],
+        )
+    elif version_path:
         version_probe = probe(hook, "version", version_path)
         problems += verify.check_version(
             version_probe, version, checks.get("version_field", "version"), checks.get("version_pattern", "")
