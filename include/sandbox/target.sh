@@ -9,16 +9,29 @@
 #   lb             nginx :8088 -> production-1, production-2   (what users of production hit)
 #   mariadb        :3407       databases zena_staging, zena_uat, zena_production
 #
+# The foreign profile (target.sh foreign): a VM another tool (Deployer) set up
+# years ago, to adopt. One host, "vm", serves two sites from its own layout:
+#   vm             sshd :2226  nginx :8085 staging, :8086 production
+#                  deploy paths <root>/hosts/vm/srv/zenamanage-{staging,production}
+#                  (releases/1 live through an absolute `current` link, no
+#                  .release.json, shared/storage owned by www-data and
+#                  group-writable, .dep/ as Deployer keeps it), databases
+#                  zena_foreign_{staging,production} whose passwords hold " and \,
+#                  health at /up and the version at /about without its "v"
+#                  (/api/health and /api/version answer 404 there).
+# Its environment file is include/sandbox/foreign.yaml.
+#
 # Every host has its own sshd (key login as the non-root user "deploy", pinned
 # host key), nginx and php-fpm (run as "deploy", so the deploy user may reload
 # them), and a deploy path <root>/hosts/<host>/app holding shared/.env and
 # shared/storage. The Airflow connections for all of it are written to
 # <root>/airflow.env.
 #
-# usage: target.sh start|stop|reset|status|env
+# usage: target.sh start|stop|reset|status|env|foreign|foreign-reset
 #   start   install nothing, start what is not running (idempotent)
 #   stop    stop only the processes this script started (by their pid files)
 #   reset   stop, wipe every deploy path and database, start fresh
+#   foreign start the foreign profile too (idempotent); foreign-reset: as another tool left it
 #   status  one line per process: running or stopped
 #   env     print the path of the airflow.env file
 #
@@ -300,6 +313,10 @@ write_airflow_env() {
       printf "export %s='%s'\n" "$var" \
         "{\"conn_type\": \"ssh\", \"host\": \"127.0.0.1\", \"port\": $ssh_port, \"login\": \"$USER_NAME\", \"extra\": {\"key_file\": \"$ROOT/keys/deploy_ed25519\", \"host_key\": \"$(host_key "$name")\", \"conn_timeout\": 10}}"
     done <<<"$HOSTS"
+    if [ -f "$ROOT/hosts/vm/etc/ssh_host_ed25519_key.pub" ]; then  # the foreign profile
+      printf "export AIRFLOW_CONN_FOREIGN_VM='%s'\n" \
+        "{\"conn_type\": \"ssh\", \"host\": \"127.0.0.1\", \"port\": $FOREIGN_SSH, \"login\": \"$USER_NAME\", \"extra\": {\"key_file\": \"$ROOT/keys/deploy_ed25519\", \"host_key\": \"$(host_key vm)\", \"conn_timeout\": 10}}"
+    fi
     # the app's probe user, for the authentication check after a release
     printf "export AIRFLOW_CONN_ZENA_PROBE='%s'\n" "{\"conn_type\": \"http\", \"login\": \"probe\", \"password\": \"$(probe_token)\"}"
   } >"$f.tmp"
@@ -317,6 +334,128 @@ stop_pidfile() {  # pidfile what
     log "stopped $what (pid $pid)"
   fi
   rm -f "$pf"
+}
+
+FOREIGN_SSH=2226
+FOREIGN_SITES="staging 8085
+production 8086"
+
+foreign_password() {  # site -> a stable password with a quote and a backslash in it
+  printf 'Zf"%s\\q' "$(db_password "foreign_$1")"
+}
+
+# deploy_as_another_tool SITE TAG NAME: what Deployer's deploy recipe leaves (not this project's layout).
+deploy_as_another_tool() {
+  local site=$1 tag=$2 name=$3
+  local d="$ROOT/hosts/vm/srv/zenamanage-$site"
+  local rel="$d/releases/$name" sub
+  mkdir -p "$rel" "$d/.dep" "$d/shared/storage"
+  git -c safe.directory="$ROOT/repo/zenamanage.git" -C "$ROOT/repo/zenamanage.git" archive "$tag" | tar -x -C "$rel"
+  for sub in app/public framework/cache/data framework/sessions framework/views logs; do mkdir -p "$d/shared/storage/$sub"; done
+  rm -rf "$rel/storage" && ln -s "$d/shared/storage" "$rel/storage"
+  ln -sfn "$d/shared/.env" "$rel/.env"
+  chown -R "$USER_NAME:" "$d/releases" "$d/.dep" "$d/shared/storage"
+  (cd "$rel" && as_deploy env COMPOSER_DISABLE_NETWORK=1 HOME="$rel" composer install --no-dev --quiet --no-interaction) \
+    || die "composer install of $tag for the foreign $site site failed"
+  (cd "$rel" && as_deploy php artisan migrate --force --no-interaction >/dev/null) || die "migrating the foreign $site site failed"
+  ln -sfn "$rel" "$d/current"   # absolute, as Deployer writes it
+  printf '{"created_at":"%s","release_name":"%s","user":"deploy","target":"%s"}\n' \
+    "$(date -u +%FT%TZ)" "$name" "$tag" >>"$d/.dep/releases_log"
+  chown -h "$USER_NAME:" "$d/current"
+}
+
+write_foreign_host() {
+  local h="$ROOT/hosts/vm" site http_port d pw t
+  mkdir -p "$h/etc" "$h/run" "$h/log" "$h/srv"
+  [ -f "$h/etc/ssh_host_ed25519_key" ] || ssh-keygen -q -t ed25519 -N '' -C vm -f "$h/etc/ssh_host_ed25519_key"
+  sed -e "s#^Port .*#Port $FOREIGN_SSH#" -e "s#$ROOT/hosts/build-1/#$h/#g" "$ROOT/hosts/build-1/etc/sshd_config" >"$h/etc/sshd_config"
+  sed -e "s#$ROOT/hosts/staging-1/#$h/#g" "$ROOT/hosts/staging-1/etc/php-fpm.conf" >"$h/etc/php-fpm.conf"
+  {
+    echo "worker_processes 1;"
+    echo "pid $h/run/nginx.pid;"
+    echo "error_log $h/log/nginx-error.log warn;"
+    echo "events { worker_connections 1024; }"
+    echo "http {"
+    echo "    include /etc/nginx/mime.types;"
+    echo "    access_log off;"
+    for t in client_body proxy fastcgi uwsgi scgi; do echo "    ${t}_temp_path $h/run/$t;"; done
+    while read -r site http_port; do
+      cat <<EOF
+    server {
+        listen 127.0.0.1:$http_port;
+        server_name $site.zenamanage.vm;
+        root $h/srv/zenamanage-$site/current/public;
+        index index.php;
+        # this host's app is checked at /up and /about: the sandbox's endpoints are not served here
+        location ~ ^/api/(health|version)\$ { return 404; }
+        location / { try_files \$uri \$uri/ /index.php?\$query_string; }
+        location ~ \.php\$ {
+            fastcgi_pass unix:$h/run/php-fpm.sock;
+            include /etc/nginx/fastcgi_params;
+            fastcgi_param SCRIPT_FILENAME \$realpath_root\$fastcgi_script_name;
+            fastcgi_param DOCUMENT_ROOT \$realpath_root;
+        }
+    }
+EOF
+    done <<<"$FOREIGN_SITES"
+    echo "}"
+  } >"$h/etc/nginx.conf"
+  while read -r site http_port; do
+    d="$h/srv/zenamanage-$site"
+    pw=$(foreign_password "$site")
+    db_cli -e "CREATE DATABASE IF NOT EXISTS \`zena_foreign_$site\`;
+      CREATE USER IF NOT EXISTS 'zena_foreign_$site'@'127.0.0.1' IDENTIFIED BY '${pw//\\/\\\\}';
+      ALTER USER 'zena_foreign_$site'@'127.0.0.1' IDENTIFIED BY '${pw//\\/\\\\}';
+      GRANT ALL ON \`zena_foreign_$site\`.* TO 'zena_foreign_$site'@'127.0.0.1';
+      GRANT RELOAD, PROCESS, LOCK TABLES, SHOW VIEW, TRIGGER, EVENT ON *.* TO 'zena_foreign_$site'@'127.0.0.1';"
+    mkdir -p "$d/shared"
+    if [ ! -f "$d/shared/.env" ]; then
+      cat >"$d/shared/.env" <<EOF
+APP_NAME="ZenaManage"
+APP_ENV=$site
+APP_KEY=base64:$(head -c 32 /dev/urandom | base64)
+APP_DEBUG=false
+APP_URL=http://127.0.0.1:$http_port
+LOG_CHANNEL=single
+DB_CONNECTION=mysql
+DB_HOST=127.0.0.1
+DB_PORT=$DB_PORT
+DB_DATABASE=zena_foreign_$site
+DB_USERNAME=zena_foreign_$site
+DB_PASSWORD='$pw'
+CACHE_DRIVER=file
+QUEUE_CONNECTION=sync
+EOF
+      chown "$USER_NAME:" "$d/shared" "$d/shared/.env"
+    fi
+    [ -e "$d/current" ] || deploy_as_another_tool "$site" v1.0.0 1
+    # owned by the web server's user, writable by the deploy user through its group
+    chown -R www-data:"$USER_NAME" "$d/shared/storage"
+    find "$d/shared/storage" -type d -exec chmod 2775 {} +
+    find "$d/shared/storage" -type f -exec chmod 0664 {} +
+  done <<<"$FOREIGN_SITES"
+  chown "$USER_NAME:" "$h/srv"/zenamanage-*
+  chown -R "$USER_NAME:" "$h/run" "$h/log"
+  chmod 755 "$h" "$h/srv"
+}
+
+cmd_foreign() {
+  cmd_start >/dev/null
+  write_foreign_host
+  start_host vm "$FOREIGN_SSH" 8085 foreign
+  wait_for "nginx of vm on :8086" port_open 8086
+  write_airflow_env
+}
+
+cmd_foreign_reset() {
+  stop_pidfile "$ROOT/hosts/vm/run/nginx.pid" "nginx of vm"
+  stop_pidfile "$ROOT/hosts/vm/run/php-fpm.pid" "php-fpm of vm"
+  stop_pidfile "$ROOT/hosts/vm/run/sshd.pid" "sshd of vm"
+  rm -rf "$ROOT/hosts/vm/srv"
+  cmd_start >/dev/null
+  local site rest
+  while read -r site rest; do db_cli -e "DROP DATABASE IF EXISTS \`zena_foreign_$site\`"; done <<<"$FOREIGN_SITES"
+  cmd_foreign
 }
 
 cmd_start() {
@@ -342,6 +481,9 @@ cmd_start() {
 
 cmd_stop() {
   local name rest
+  stop_pidfile "$ROOT/hosts/vm/run/nginx.pid" "nginx of vm"
+  stop_pidfile "$ROOT/hosts/vm/run/php-fpm.pid" "php-fpm of vm"
+  stop_pidfile "$ROOT/hosts/vm/run/sshd.pid" "sshd of vm"
   stop_pidfile "$ROOT/hosts/lb/run/nginx.pid" "nginx of lb"
   while read -r name rest; do
     stop_pidfile "$ROOT/hosts/$name/run/nginx.pid" "nginx of $name"
@@ -355,7 +497,7 @@ cmd_reset() {
   cmd_stop
   local name rest
   while read -r name rest; do rm -rf "$ROOT/hosts/$name/app" "$ROOT/hosts/$name/builds"; done <<<"$HOSTS"
-  rm -rf "$ROOT/mariadb/data" "$ROOT/repo" "$ROOT/builds"
+  rm -rf "$ROOT/mariadb/data" "$ROOT/repo" "$ROOT/builds" "$ROOT/hosts/vm/srv"  # the foreign profile's databases go too
   cmd_start
 }
 
@@ -374,6 +516,8 @@ case "${1:-}" in
   reset) cmd_reset ;;
   status) cmd_status ;;
   env) echo "$ROOT/airflow.env" ;;
-  -h|--help|help) sed -n '2,28p' "$0" | sed 's/^# \{0,1\}//' ;;
-  *) sed -n '2,28p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2 ;;
+  foreign) cmd_foreign ;;
+  foreign-reset) cmd_foreign_reset ;;
+  -h|--help|help) sed -n '2,/^set -euo/p' "$0" | sed '$d' | sed 's/^# \{0,1\}//' ;;
+  *) sed -n '2,/^set -euo/p' "$0" | sed '$d' | sed 's/^# \{0,1\}//' >&2; exit 2 ;;
 esac

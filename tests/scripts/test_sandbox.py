@@ -51,7 +51,7 @@ def test_the_app_tests_run_for_real_with_debians_phpunit(tmp_path, repo):
     subprocess.run(["composer", "install", "--quiet", "--no-interaction"], cwd=work, env=env, check=True)
     result = subprocess.run(["phpunit", "--colors=never"], cwd=work, env=env, capture_output=True, text=True)
     assert result.returncode == 0, result.stdout[-2000:]
-    assert "OK (7 tests" in result.stdout
+    assert "OK (8 tests" in result.stdout
 
 
 def test_start_is_idempotent_and_status_lists_every_process(sandbox):

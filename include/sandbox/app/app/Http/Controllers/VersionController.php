@@ -8,4 +8,9 @@ class VersionController extends Controller
     {
         return response()->json(['version' => config('app.version')]);
     }
+
+    public function about()
+    {
+        return response()->json(['app' => ['name' => 'ZenaManage', 'release' => ltrim(config('app.version'), 'v')]]);
+    }
 }
