@@ -211,6 +211,8 @@ def history(args: argparse.Namespace, out: TextIO) -> int:
         print(f"    run {c.dag_id} {c.run_id}" + (f"; note: {c.note}" if c.note else ""), file=out)
         if c.window_override:
             print(f"    window override: {c.window_override}", file=out)
+        if c.quality:
+            print(f"    quality: {c.quality}", file=out)
         if c.reason:
             print(f"    reason: {c.reason}", file=out)
         if c.missing:

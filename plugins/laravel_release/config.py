@@ -230,6 +230,17 @@ SCHEMA: dict[str, Any] = {
             "properties": {name: _WINDOW for name in RELEASE_TYPE_NAMES},
         },
         "defaults": {"type": "object", "additionalProperties": False, "properties": _ENV_SETTINGS},
+        # the pre-release quality gates' thresholds; each defaults to the release type's (the seed's policy)
+        "quality": {
+            "type": "object",
+            "additionalProperties": False,
+            "properties": {
+                "min_coverage_percent": {"type": "number", "minimum": 0, "maximum": 100},
+                "max_critical_findings": {"type": "integer", "minimum": 0},
+                # false: a build without test commands passes 'all tests pass' (and coverage) with a warning
+                "tests_required": {"type": "boolean"},
+            },
+        },
         "notifications": _NOTIFICATIONS,
         # the release report (DAG release_metrics): where it is written, how Airflow's API is reached
         "reports": {
@@ -378,6 +389,33 @@ class Build:
 
 
 @dataclass(frozen=True)
+class Quality:
+    """The quality gates' thresholds from the environment file; None: the release type's (the policy's)."""
+
+    min_coverage_percent: float | None = None
+    max_critical_findings: int | None = None
+    tests_required: bool = True
+
+    def thresholds(self, rtype: ReleaseType) -> dict[str, Any]:
+        """The thresholds a release of ``rtype`` is held to, and which of them differ from the policy."""
+        coverage = rtype.min_coverage_percent if self.min_coverage_percent is None else self.min_coverage_percent
+        critical = rtype.max_critical_findings if self.max_critical_findings is None else self.max_critical_findings
+        changed = []
+        if coverage != rtype.min_coverage_percent:
+            changed.append(f"coverage >= {coverage:g}% (policy: {rtype.min_coverage_percent:g}%)")
+        if critical != rtype.max_critical_findings:
+            changed.append(f"critical findings <= {critical} (policy: {rtype.max_critical_findings})")
+        if not self.tests_required:
+            changed.append("tests not required (policy: required)")
+        return {
+            "min_coverage_percent": coverage,
+            "max_critical_findings": critical,
+            "tests_required": self.tests_required,
+            "changed": changed,
+        }
+
+
+@dataclass(frozen=True)
 class Level:
     """One level of the escalation matrix: who hears of an incident still unresolved after ``after_minutes``."""
 
@@ -424,6 +462,7 @@ class Config:
     reports_dir: str = ""  # "": $AIRFLOW_HOME/reports
     reports_api_conn_id: str = "airflow_api"
     reports_weeks: int = 12
+    quality: Quality = field(default_factory=Quality)
 
     def window(self, rtype: ReleaseType) -> Window | None:
         """The release window of a type: the file's override, or the policy's."""
@@ -548,6 +587,7 @@ def parse(data: Any, source: str) -> Config:
         reports_dir=data.get("reports", {}).get("dir", ""),
         reports_api_conn_id=data.get("reports", {}).get("api_conn_id", "airflow_api"),
         reports_weeks=data.get("reports", {}).get("weeks", 12),
+        quality=Quality(**data.get("quality", {})),
     )
 
 

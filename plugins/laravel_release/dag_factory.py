@@ -76,6 +76,22 @@ def release_params(rtype: policy.ReleaseType) -> dict[str, Param]:
             "Then say why it is safe (at least 10 characters); without it such a release stops before "
             "production. A code-only rollback of it is not safe.",
         )
+    params["waive"] = Param(
+        [],
+        type="array",
+        items={"enum": ["tests", "coverage", "scan"]},
+        uniqueItems=True,
+        title="Waive quality gates",
+        description="Leave empty. In an emergency: the gates this run may fail (they still run and report "
+        "their figures); needs 'waiver_reason'. Logged, and shown in the audit trail and the release report.",
+    )
+    params["waiver_reason"] = Param(
+        None,
+        type=["null", "string"],
+        pattern=r"\S",
+        title="Waiver: reason",
+        description="Why the waived gates may fail for this run (e.g. INC-42: the flaky test is tracked in #123).",
+    )
     if rtype.requires_reason:
         params["reason"] = Param(
             type="string",

@@ -74,6 +74,7 @@ class Change:
     restored: datetime | None = None  # the good release verified again
     reason: str = ""
     missing: list[str] = field(default_factory=list)  # data the run should have and has not: flagged
+    quality: str = ""  # thresholds other than the policy's, and gates waived for this run (who, why)
 
     @property
     def failed(self) -> bool:
@@ -175,6 +176,7 @@ def release_change(run: dict[str, Any], env: str = "production") -> Change | Non
         restored=restored,
         reason=(record.get("reason", "") or verdict.get("text", "").split("\n")[0]) if outcome == "rolled_back" else "",
         missing=missing,
+        quality=quality_exceptions(plan.get("quality") or {}),
     )
 
 
@@ -217,6 +219,15 @@ def rollback_change(run: dict[str, Any], env: str = "production") -> Change | No
         reason=request.get("reason", ""),
         missing=missing,
     )
+
+
+def quality_exceptions(quality: dict[str, Any]) -> str:
+    """What a release was held to that is not the policy, in words: changed thresholds and a waiver."""
+    words = list(quality.get("changed") or [])
+    waiver = quality.get("waiver") or {}
+    if waiver:
+        words.append(f"waived {', '.join(waiver['gates'])} by {waiver.get('by') or '?'}: {waiver.get('reason')}")
+    return "; ".join(words)
 
 
 def changes(runs: Iterable[dict[str, Any]], env: str = "production") -> list[Change]:

@@ -48,8 +48,11 @@ def artifact_path(cfg: Config, release: str) -> str:
     return f"{cfg.build.path}/artifacts/{release}.tar.gz"
 
 
-def build_target(cfg: Config, rtype: ReleaseType, version: str, release: str, since: str) -> dict[str, Any]:
+def build_target(
+    cfg: Config, rtype: ReleaseType, version: str, release: str, since: str, waived: tuple[str, ...] = ()
+) -> dict[str, Any]:
     b = cfg.build
+    max_critical = cfg.quality.thresholds(rtype)["max_critical_findings"]
     cmd = remote.command(
         b.tools,
         "build",
@@ -68,7 +71,9 @@ def build_target(cfg: Config, rtype: ReleaseType, version: str, release: str, si
         b.tools,
         "scan",
         extra=remote.options(
-            artifact=artifact_path(cfg, release), run=b.scan_command, max_critical=rtype.max_critical_findings
+            artifact=artifact_path(cfg, release),
+            run=b.scan_command,
+            max_critical=WAIVED_CRITICAL if "scan" in waived else max_critical,
         ),
     )
     return {
@@ -251,18 +256,43 @@ def database_rollback_command(env: Environment, mode: str, bad_release: str, bac
     return ""
 
 
+WAIVED_CRITICAL = 1_000_000  # a waived scan still runs and reports its findings; it stops nothing
+GATES = ("tests", "coverage", "scan")
+
+
+def quality_plan(
+    cfg: Config, rtype: ReleaseType, waive: list[str] | None, reason: str | None, by: str
+) -> dict[str, Any]:
+    """The thresholds this release is held to, and the gates waived for it (who, why): both go to the audit trail."""
+    quality = cfg.quality.thresholds(rtype)
+    waived = [g for g in GATES if g in (waive or [])]
+    if waived and not (reason or "").strip():
+        raise ValueError("a waiver needs its reason: say in 'waiver_reason' why the gates may be skipped")
+    quality["waiver"] = {"gates": waived, "reason": (reason or "").strip(), "by": by} if waived else None
+    return quality
+
+
 def release_plan(
-    cfg: Config, rtype: ReleaseType, version: str, release: str, run_id: str, since: str
+    cfg: Config,
+    rtype: ReleaseType,
+    version: str,
+    release: str,
+    run_id: str,
+    since: str,
+    quality: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The whole run: the build, and for each environment of the release type, its hosts' targets."""
+    quality = quality or quality_plan(cfg, rtype, None, None, "")
+    waived = tuple((quality.get("waiver") or {}).get("gates", ()))
     return {
         "release_type": rtype.name,
         "owner": f"{rtype.dag_id}/{run_id}",  # who holds an environment's lock while deploying it
         "release": release,
         "version": version,
         "since": since,
-        "build": build_target(cfg, rtype, version, release, since),
-        "min_coverage_percent": rtype.min_coverage_percent,
+        "build": build_target(cfg, rtype, version, release, since, waived),
+        "min_coverage_percent": quality["min_coverage_percent"],
+        "quality": quality,
         "environments": {
             stage: [
                 host_target(cfg, cfg.environment(stage), h, version, release, run_id)

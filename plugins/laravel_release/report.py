@@ -122,6 +122,7 @@ def _audit_table(found: list[evidence.Change]) -> str:
         approved = f"{c.approved_by} at {c.approved_at:%Y-%m-%d %H:%M}" if c.approved_by and c.approved_at else "—"
         flags = f"<br><span class='pending'>missing: {html.escape(', '.join(c.missing))}</span>" if c.missing else ""
         override = f"<br>window override: {html.escape(c.window_override)}" if c.window_override else ""
+        override += f"<br>quality: {html.escape(c.quality)}" if c.quality else ""
         what = f"{c.release_type} release" if c.kind == "release" else "rollback"
         rows.append(
             f"<tr><td>{c.started:%Y-%m-%d %H:%M}</td><td>{html.escape(what)}</td>"

@@ -176,3 +176,14 @@ def test_a_version_pattern_that_is_not_a_regular_expression_is_named(tmp_path):
     data["environments"]["uat"]["endpoints"] = {"version": {"path": "/v", "pattern": "(unclosed"}}
     with pytest.raises(config.ConfigError, match=r"environments\.uat\.endpoints\.version\.pattern: not a regular"):
         config.load(write(tmp_path, data))
+
+
+def test_quality_thresholds_are_read_from_the_file(tmp_path):
+    data = raw()
+    data["quality"] = {"min_coverage_percent": 80, "tests_required": False}
+    q = config.load(write(tmp_path, data)).quality
+    assert (q.min_coverage_percent, q.max_critical_findings, q.tests_required) == (80, None, False)
+    assert config.load(SHIPPED).quality == config.Quality()
+    data["quality"] = {"min_coverage_percent": 120}
+    with pytest.raises(config.ConfigError, match=r"key quality\.min_coverage_percent: 120 is greater than"):
+        config.load(write(tmp_path, data))

@@ -264,3 +264,18 @@ def test_an_empty_history_gives_a_report_that_says_nothing_yet():
     assert summary.endswith("nothing yet, no production change in the period")
     m = evidence.dora([], NOW, 12)
     assert (m.deployments, m.change_failure_rate, m.lead_time_hours) == (0, None, None)
+
+
+def test_the_audit_trail_says_what_a_release_was_held_to_when_it_is_not_the_policy():
+    from laravel_release.evidence import quality_exceptions
+
+    assert quality_exceptions({"changed": [], "waiver": None}) == ""
+    assert (
+        quality_exceptions(
+            {
+                "changed": ["coverage >= 75% (policy: 90%)"],
+                "waiver": {"gates": ["scan"], "reason": "INC-7 feed down", "by": "alice"},
+            }
+        )
+        == "coverage >= 75% (policy: 90%); waived scan by alice: INC-7 feed down"
+    )

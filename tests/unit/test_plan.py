@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import dataclasses
 import shlex
 from datetime import UTC, datetime
+
+import pytest
 
 from laravel_release import config, plan, policy
 
@@ -83,3 +86,30 @@ def test_uploads_go_to_the_hosts_deploy_path():
         == f"{CFG.environment('production').hosts[1].deploy_path}/.deploy/uploads/v1.1.0-20260101020000.tar.gz"
     )
     assert h["upload"]["source"].startswith(CFG.build.path + "/artifacts/")
+
+
+def test_quality_thresholds_default_to_the_policy_and_the_file_may_change_them():
+    hotfix = policy.RELEASE_TYPES["hotfix"]
+    assert plan.quality_plan(CFG, hotfix, None, None, "") == {
+        "min_coverage_percent": 90.0,
+        "max_critical_findings": 0,
+        "tests_required": True,
+        "changed": [],
+        "waiver": None,
+    }
+    relaxed = dataclasses.replace(CFG, quality=config.Quality(min_coverage_percent=75, tests_required=False))
+    q = plan.quality_plan(relaxed, hotfix, None, None, "")
+    assert q["changed"] == ["coverage >= 75% (policy: 90%)", "tests not required (policy: required)"]
+    p = plan.release_plan(relaxed, hotfix, "v1.2.0", "r", "run", "v1.1.0", q)
+    assert p["min_coverage_percent"] == 75 and p["quality"]["tests_required"] is False
+
+
+def test_a_waiver_names_its_gates_and_needs_a_reason_and_a_waived_scan_stops_nothing():
+    hotfix = policy.RELEASE_TYPES["hotfix"]
+    with pytest.raises(ValueError, match="a waiver needs its reason"):
+        plan.quality_plan(CFG, hotfix, ["coverage"], "  ", "alice")
+    q = plan.quality_plan(CFG, hotfix, ["scan", "coverage"], "INC-42: the scanner's feed is down", "alice")
+    assert q["waiver"] == {"gates": ["coverage", "scan"], "reason": "INC-42: the scanner's feed is down", "by": "alice"}
+    p = plan.release_plan(CFG, hotfix, "v1.2.0", "r", "run", "v1.1.0", q)
+    scan = shlex.split(p["build"]["commands"]["scan"])
+    assert scan[scan.index("--max-critical") + 1] == str(plan.WAIVED_CRITICAL)

@@ -137,3 +137,29 @@ def test_a_destructive_migration_passes_with_the_major_type_or_an_acknowledgemen
 
 def test_no_new_migrations_pass(monkeypatch):
     assert check_migrations(monkeypatch, "", "hotfix") == {"migrations": [], "destructive": 0, "acknowledged": None}
+
+
+def plan_with(waiver=None, tests_required=True):
+    return {"quality": {"tests_required": tests_required, "waiver": waiver}, "min_coverage_percent": 90.0}
+
+
+def build_said(tests: str) -> list[dict]:
+    return [{"verb": "build", "tests": tests}]
+
+
+def test_tests_that_are_not_required_pass_without_test_commands_with_a_warning():
+    check = quality.check_tests.function
+    with pytest.raises(quality.QualityGateFailed, match="no tests ran"):
+        check(plan_with(), build_said("no test commands configured"))
+    said = check(plan_with(tests_required=False), build_said("no test commands configured"))
+    assert said.startswith("not required: no test commands configured")
+    with pytest.raises(quality.QualityGateFailed):  # not required, but they ran and failed: still a failure
+        check(plan_with(tests_required=False), build_said("Tests: 3, Assertions: 5, Failures: 1."))
+
+
+def test_a_waived_gate_reports_its_figure_and_who_waived_it_and_why():
+    waiver = {"gates": ["tests"], "reason": "INC-42: flaky test tracked in #123", "by": "alice"}
+    said = quality.check_tests.function(plan_with(waiver), build_said("Tests: 3, Assertions: 5, Failures: 1."))
+    assert said == "WAIVED by alice: INC-42: flaky test tracked in #123; 1 failed, 2 passed (5 assertions): " + (
+        "a test command exited 0 although tests failed"
+    )

@@ -131,7 +131,24 @@ def plan_release(release_type: str, **context: Any) -> dict[str, Any]:
     )
     if params.get("reason"):
         log.info("reason given: %s", params["reason"])
-    return plan.release_plan(cfg, rtype, version, release, context["run_id"], since)
+    try:
+        by = context["dag_run"].triggering_user_name or "schedule"
+    except AttributeError:  # dag.test() runs have no triggering user
+        by = ""
+    try:
+        quality = plan.quality_plan(cfg, rtype, params.get("waive"), params.get("waiver_reason"), by)
+    except ValueError as err:
+        raise RequestError(str(err)) from None
+    for change in quality["changed"]:
+        log.warning("quality threshold from %s: %s", cfg.source, change)
+    if quality["waiver"]:
+        log.warning(
+            "QUALITY GATES WAIVED for this run: %s, by %s, because: %s",
+            ", ".join(quality["waiver"]["gates"]),
+            quality["waiver"]["by"] or "the trigger",
+            quality["waiver"]["reason"],
+        )
+    return plan.release_plan(cfg, rtype, version, release, context["run_id"], since, quality)
 
 
 @task(retries=2)
