@@ -44,7 +44,7 @@ result() {
   while [ $# -ge 2 ]; do
     k=$1 v=$2; shift 2
     case $k in  # names and versions stay strings, even a release named 2 (as Deployer names them)
-      release|current|previous|previous_good|from|to|version|restored|name) out+=", \"$k\": $(json_str "$v")"; continue ;;
+      release|current|current_version|previous|previous_good|from|to|version|restored|name) out+=", \"$k\": $(json_str "$v")"; continue ;;
     esac
     if [[ $v =~ ^(-?[0-9]+(\.[0-9]+)?|true|false|null|\[.*\]|\{.*\})$ ]]; then
       out+=", \"$k\": $v"

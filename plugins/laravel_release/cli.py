@@ -4,6 +4,7 @@ and read the audit trail of an environment.
     python -m laravel_release trigger release_feature --version v1.4.0 --wait
     python -m laravel_release trigger rollback --param environment=production --param reason="INC-42: 500s" --wait
     python -m laravel_release history --environment production
+    python -m laravel_release preflight --environment production   (before the first release: see preflight.py)
 
 It talks to Airflow's REST API v2 with the official client (``client.py``). The
 API is ``--url`` or ``AIRFLOW_URL``; it authenticates with ``--token`` or
@@ -244,12 +245,20 @@ def parser() -> argparse.ArgumentParser:
     h.add_argument("--environment", default="production", choices=["staging", "uat", "production"])
     h.add_argument("--weeks", type=int, default=12, help="how far back (default 12 weeks)")
     h.add_argument("--json", action="store_true", help="print JSON instead of text")
+    p = sub.add_parser(
+        "preflight", help="check every host of an environment before its first release (SSH and HTTP, no Airflow API)"
+    )
+    p.add_argument("--environment", default="production", help="staging, uat or production")
     return ap
 
 
 def main(argv: Sequence[str] | None = None, out: TextIO = sys.stdout) -> int:
     ap = parser()
     args = ap.parse_args(argv)
+    if args.command == "preflight":
+        from laravel_release import preflight
+
+        return preflight.run(args.environment, out)
     try:
         return history(args, out) if args.command == "history" else trigger(args, out)
     except Usage as err:

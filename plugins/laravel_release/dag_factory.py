@@ -29,7 +29,7 @@ from laravel_release.steps.build import build_release
 from laravel_release.steps.deploy import deploy_environment
 from laravel_release.steps.finish import finish_release
 from laravel_release.steps.metrics import post_summary, record_checklist, write_report
-from laravel_release.steps.prepare import install_tools, plan_release
+from laravel_release.steps.prepare import install_tools, plan_release, preflight_checks
 from laravel_release.steps.quality import quality_gates
 from laravel_release.steps.rollback import MODES, plan_rollback, rollback_environment
 from laravel_release.timetables import release_schedule
@@ -300,4 +300,21 @@ def rollback_dag(doc_md: str | None = None) -> DAG:
         decided, record = rollback_environment(request=request)
         claim >> decided
         record >> gates.release_environment(request).as_teardown(setups=claim)  # type: ignore[arg-type]
+    return dag
+
+
+def preflight_dag(doc_md: str | None = None) -> DAG:
+    """``preflight``: check every host of an environment before its first release (the CLI's preflight)."""
+    with DAG(
+        dag_id="preflight",
+        description="Before the first release: can every host of an environment take one? What to fix.",
+        doc_md=doc_md,
+        schedule=None,
+        start_date=START_DATE,
+        catchup=False,
+        default_args=DEFAULT_ARGS,
+        params={"environment": Param("production", enum=list(ENVIRONMENTS), title="Environment")},
+        tags=["release", "preflight"],
+    ) as dag:
+        preflight_checks()
     return dag

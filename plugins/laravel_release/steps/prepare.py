@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import logging
 import re
 import shlex
@@ -9,9 +10,9 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from airflow.sdk import BaseHook, task
-from airflow.sdk.exceptions import AirflowNotFoundException, AirflowSkipException
+from airflow.sdk.exceptions import AirflowFailException, AirflowNotFoundException, AirflowSkipException
 
-from laravel_release import config, gates, plan, policy, remote
+from laravel_release import config, gates, plan, policy, preflight, remote
 
 log = logging.getLogger(__name__)
 
@@ -168,3 +169,15 @@ def install_tools(plan: dict[str, Any]) -> dict[str, int]:
     if failures:
         raise remote.RemoteError("cannot reach every host of the run:\n- " + "\n- ".join(failures))
     return installed
+
+
+@task(retries=0)
+def preflight_checks(**context: Any) -> str:
+    """The preflight table, in the task's log; the task fails when a check does."""
+    out = io.StringIO()
+    code = preflight.run(context["params"]["environment"], out)
+    table = out.getvalue()
+    if code != preflight.OK:
+        raise AirflowFailException(table)
+    log.info("%s", table)
+    return table
