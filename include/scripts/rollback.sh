@@ -2,7 +2,7 @@
 # rollback.sh: go back to a good release on this host: the same atomic switch, backwards.
 #
 # usage: rollback.sh --deploy-path P [--from ID] [--to ID] [--reload CMD] [--run-id RUN] [--reason TEXT]
-#                    [--migrations | --restore BACKUP] [--dry-run]
+#                    [--migrations | --restore BACKUP] [--dry-run] [--rehearsal]
 #
 #   --from        the release this rollback leaves; when another one is live (the rollback
 #                 ran already, or someone switched since), nothing is changed (exit 3)
@@ -12,6 +12,8 @@
 #                 on the environment's first host only, as the database is shared
 #   --restore     then restore that backup (restore.sh): rows written since are lost
 #   --dry-run     say what would happen, change nothing
+#   --rehearsal   the release's rollback rehearsal on staging: the release left is not marked
+#                 bad (it goes forward again), and releases.log calls it a rehearsal
 #
 # The release being left is marked bad (P/.deploy/bad-releases), so no later
 # rollback goes back to it. Run again once --to is live, it changes nothing: not
@@ -20,7 +22,7 @@
 #   P/.deploy/bin/rollback.sh --deploy-path P --reload 'sudo systemctl reload php8.2-fpm'
 . "$(dirname "$0")/lib.sh"
 
-path='' from='' to='' reload='' run_id='' reason='' db='' backup='' dry=false
+path='' from='' to='' reload='' run_id='' reason='' db='' backup='' dry=false rehearsal=false
 while [ $# -gt 0 ]; do
   case $1 in
     --deploy-path) need_value "$@"; path=$2; shift 2 ;;
@@ -32,6 +34,7 @@ while [ $# -gt 0 ]; do
     --migrations) db=migrations; shift ;;
     --restore) need_value "$@"; db=restore; backup=$2; shift 2 ;;
     --dry-run) dry=true; shift ;;
+    --rehearsal) rehearsal=true; shift ;;
     -h|--help) usage_from_header; exit 0 ;;
     *) die 2 "unknown option $1 (see rollback.sh -h)" ;;
   esac
@@ -65,12 +68,17 @@ if [ "$to" = "$current" ]; then
   [ -z "$db" ] || log "$to is live already on $HOST_NAME: the database is left as it is ($db not run again)"
   db=''
   from=${from:-$current}
+elif [ "$rehearsal" = true ]; then
+  log "rehearsing the rollback $current -> $to"
+  from=$current
 else
   grep -qxF "$current" <(bad_releases "$path") || echo "$current" >>"$path/.deploy/bad-releases"
   log "rolling back $current -> $to${reason:+ ($reason)}"
   from=$current
 fi
-"$here/switch.sh" --deploy-path "$path" --release "$to" --reload "$reload" --run-id "$run_id" --event rollback >/dev/null \
+event=rollback
+[ "$rehearsal" = false ] || event=rehearsal
+"$here/switch.sh" --deploy-path "$path" --release "$to" --reload "$reload" --run-id "$run_id" --event "$event" >/dev/null \
   || die 4 "the switch to $to failed on $HOST_NAME (see above)"
 case $db in
   migrations) "$here/migrate.sh" --deploy-path "$path" --release "$from" --rollback >/dev/null || die 4 "rolling back $from's migrations failed" ;;

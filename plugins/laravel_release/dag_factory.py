@@ -285,6 +285,20 @@ def rollback_dag(doc_md: str | None = None) -> DAG:
                 "the bad release (rows written since are lost; needs 'confirm').",
             ),
             "reason": Param(type="string", minLength=10, title="Reason", description="Why (the incident)."),
+            "skip_unreachable": Param(
+                False,
+                type="boolean",
+                title="Skip unreachable hosts",
+                description="Roll back the hosts that answer when another one does not (never the first host: it "
+                "keeps the lock, the freeze and the database). The skipped hosts are reported as NOT rolled back.",
+            ),
+            "take_over_lock": Param(
+                False,
+                type="boolean",
+                title="Take over the lock",
+                description="Take the environment's lock from a release run that still holds it (stuck, or being "
+                "rolled back by hand), instead of waiting for it. Stop that run first if it has not ended.",
+            ),
             "confirm": Param(
                 None,
                 type=["null", "string"],

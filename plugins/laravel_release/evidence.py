@@ -416,10 +416,24 @@ def _announced(kind: str) -> Callable[[dict[str, Any]], tuple[str, str]]:
 
 
 def _rollback_plan(run: dict[str, Any]) -> tuple[str, str]:
-    plan = run["xcom"].get("plan_release") or {}
-    if not plan:
-        return "pending", "no plan recorded"
-    return "done", f"rollback target: {plan.get('since') or 'none (first release)'}, kept on every host"
+    """Proven by the rehearsal on staging: back to the previous release and forward again, both verified."""
+    state = _state(run, "staging.rehearse_rollback")
+    rehearsal = run["xcom"].get("staging.rehearse_rollback") or {}
+    if state == "success" and rehearsal.get("rehearsed"):
+        undone = rehearsal.get("migrations_undone") or []
+        return "done", (
+            f"staging.rehearse_rollback: back to {rehearsal.get('to_version')} in {rehearsal.get('back_seconds')} s"
+            + (f" (undoing {len(undone)} migration(s))" if undone else "")
+            + f" and forward in {rehearsal.get('forward_seconds')} s, verified both ways"
+        )
+    if state == "success":
+        return "n/a", f"staging.rehearse_rollback: nothing to rehearse ({rehearsal.get('why', 'first release')})"
+    if state is None:  # a run from before the rehearsal existed: the plan named the target
+        plan = run["xcom"].get("plan_release") or {}
+        if not plan:
+            return "pending", "no plan recorded"
+        return "done", f"rollback target: {plan.get('since') or 'none (first release)'}, kept on every host"
+    return ("failed" if state == "failed" else "pending"), f"staging.rehearse_rollback: {state}"
 
 
 PROOFS: dict[str, Callable[[dict[str, Any]], tuple[str, str]]] = {

@@ -177,6 +177,14 @@ def lock_decision(code: int, holder_state: str | None) -> str:
     return "stale" if holder_state is None or holder_state in FINISHED_RUN_STATES else "wait"
 
 
+def may_take_over(rtype: ReleaseType, params: Any, holder: str) -> bool:
+    """A rollback asked to (``take_over_lock``) takes the lock from a release run that still holds it;
+    never from another rollback."""
+    return (
+        rtype.name == policy.ROLLBACK.name and bool(params.get("take_over_lock")) and not holder.startswith("rollback/")
+    )
+
+
 def _run_state(ti: Any, owner: str) -> str | None:
     dag_id, _, run_id = owner.partition("/")
     try:
@@ -232,7 +240,18 @@ def claim_environment(plan: Any, environment: str | None, rtype: ReleaseType) ->
         holder = held.get("held_by", "")
         state = _run_state(context["ti"], holder) if code == 6 else None
         decision = lock_decision(code, state)
-        if decision == "stale":
+        takeover = decision == "wait" and may_take_over(rtype, context["params"], holder)
+        if takeover:
+            log.warning(
+                "LOCK TAKEN OVER on %s: %s (%s, run %s since %s) still held it; this rollback was asked to take it "
+                "(take_over_lock). That run may still change hosts: stop it (mark it failed) if it has not ended.",
+                environment,
+                holder,
+                held.get("label"),
+                state,
+                held.get("since"),
+            )
+        elif decision == "stale":
             log.warning(
                 "STALE LOCK on %s: held by %s (%s) since %s, whose run is %s. Clearing it.",
                 environment,
@@ -241,6 +260,7 @@ def claim_environment(plan: Any, environment: str | None, rtype: ReleaseType) ->
                 held.get("since"),
                 state or "gone",
             )
+        if decision == "stale" or takeover:
             run_verb(target, "lock", owner=holder, **{"break": True})
             code, held, _ = run_verb(target, "lock", owner=owner, by=label)
             decision = lock_decision(code, "running")

@@ -32,6 +32,7 @@ RELEASE_XCOMS = (
     "external_signoff",
     *(f"{env}.{task}" for env in ENVIRONMENTS for task in ("release_verified", "watch_release", "announce_finished")),
     "production.backup_database",
+    "staging.rehearse_rollback",
 )
 ROLLBACK_XCOMS = ("plan_rollback", "rollback.decide_rollback")
 # a rollback's record is kept under the key "rollback" (a release's own rollback fails its task after it)

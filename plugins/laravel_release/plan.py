@@ -112,6 +112,34 @@ def switch_command(env: Environment, host: Host, release: str, run_id: str, even
     )
 
 
+def rehearsal_commands(
+    env: Environment, host: Host, release: str, previous: str, run_id: str, undo_migrations: bool
+) -> dict[str, str]:
+    """The rollback rehearsal on one host: back from ``release`` to ``previous`` (the release is not marked
+    bad; its migrations undone on the primary when ``undo_migrations``), then forward to it again."""
+    primary = host == env.primary
+    back = remote.command(
+        host.tools,
+        "rollback",
+        extra=remote.options(
+            deploy_path=host.deploy_path,
+            **{"from": release},
+            to=previous,
+            reload=host.reload_command,
+            run_id=run_id,
+            rehearsal=True,
+            migrations=undo_migrations and primary,
+        ),
+    )
+    migrate = remote.command(host.tools, "migrate", extra=remote.options(deploy_path=host.deploy_path, release=release))
+    return {
+        "back": remote.chain(back, after_switch_command(env, host, previous)),
+        "forward": remote.chain(
+            migrate if undo_migrations and primary else "", switch_command(env, host, release, run_id, "rehearsal")
+        ),
+    }
+
+
 def host_target(cfg: Config, env: Environment, host: Host, version: str, release: str, run_id: str) -> dict[str, Any]:
     """Everything one host does to deploy ``release``: a remote command per step, the upload and the checks.
 

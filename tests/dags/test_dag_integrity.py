@@ -78,10 +78,13 @@ def test_hotfix_skips_uat_but_verifies_staging(dagbag):
     dag = dagbag.dags["release_hotfix"]
     ids = set(dag.task_ids)
     assert not any(i.startswith("uat.") for i in ids) and "approve_production" not in ids
-    assert "staging.release_verified" in dag.get_task("wait_for_window").upstream_task_ids
+    # staging verified, then its rollback rehearsed: only then may production begin
+    assert "staging.rehearse_rollback" in dag.get_task("wait_for_window").upstream_task_ids
+    assert "staging.release_verified" in dag.get_task("staging.rehearse_rollback").upstream_task_ids
     assert "wait_for_window" in dag.get_task("production.claim_environment").upstream_task_ids
     for task_id in ("production.backup_database", "production.migrate_database", "production.switch_release"):
-        assert "staging.release_verified" in dag.get_task(task_id).get_flat_relative_ids(upstream=True)
+        upstream = dag.get_task(task_id).get_flat_relative_ids(upstream=True)
+        assert {"staging.release_verified", "staging.rehearse_rollback"} <= upstream
 
 
 @pytest.mark.parametrize("dag_id", RELEASE_DAGS)
@@ -255,7 +258,16 @@ def test_the_rollback_dag_is_the_same_task_group_inside_its_own_lock(dagbag):
     assert claim.is_setup and give_back.is_teardown
     assert "claim_environment" in dag.get_task("rollback.decide_rollback").upstream_task_ids
     assert dag.get_task("rollback.switch_back").retries == 0
-    assert set(dag.params) == {"environment", "from", "target", "mode", "reason", "confirm"}
+    assert set(dag.params) == {
+        "environment",
+        "from",
+        "target",
+        "mode",
+        "reason",
+        "skip_unreachable",
+        "take_over_lock",
+        "confirm",
+    }
     assert dag.params["mode"] == "code"
 
 
@@ -272,3 +284,12 @@ def test_the_weekly_report_and_the_review_form(dagbag):
         request = dagbag.dags[dag_id].get_task("request_review")
         assert request.upstream_task_ids == {"finish_release"}
         assert request.trigger_dag_id == "release_review" and request.wait_for_completion is False
+
+
+@pytest.mark.parametrize("dag_id", RELEASE_DAGS)
+def test_every_release_type_rehearses_its_rollback_on_staging_before_going_further(dagbag, dag_id):
+    dag = dagbag.dags[dag_id]
+    rehearsal = dag.get_task("staging.rehearse_rollback")
+    assert "staging.cleanup_releases" in rehearsal.downstream_task_ids  # the lock is held while it runs
+    following = "uat.claim_environment" if "uat.claim_environment" in dag.task_ids else "wait_for_window"
+    assert "staging.rehearse_rollback" in dag.get_task(following).get_flat_relative_ids(upstream=True)

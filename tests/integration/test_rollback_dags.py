@@ -323,3 +323,26 @@ def test_php_fpm_down_on_one_production_host_rolls_the_whole_environment_back(sa
     assert closed["to"] == [*STAKEHOLDERS, "dev@zm.test", "lead@zm.test", "em@zm.test"]  # not the CTO
     assert run.tasks["production.rollback.escalate"] == "success"
     assert inbox.statuspage[-1]["incident"]["status"] == "resolved"
+
+
+def test_one_production_host_down_blocks_a_rollback_unless_asked_to_skip_it(sandbox, run_dag):
+    run = run_dag("release_hotfix", {"version": "v1.2.0", "reason": "ship the welcome page now"})
+    assert run.state == "success", run.failed_tasks()
+    assert "ROLLBACK REHEARSED on staging: back to v1.0.0" in run.log  # every release proves its way back
+    released = {h: live_on(sandbox, h) for h in PRODUCTION}
+    sshd = sandbox / "hosts/production-2/run/sshd.pid"
+    os.kill(int(sshd.read_text()), signal.SIGTERM)
+    try:
+        refused = rollback(run_dag)
+        assert refused.state == "failed" and refused.failed_tasks() == ["plan_rollback"]
+        assert "production-2: cannot connect over SSH" in refused.log
+        assert "trigger again with skip_unreachable" in refused.log
+        assert {h: live_on(sandbox, h) for h in PRODUCTION} == released
+        run = rollback(run_dag, skip_unreachable=True)
+    finally:  # sshd comes back, as its supervisor would restart it
+        subprocess.run([str(ROOT / "include/sandbox/target.sh"), "start"], check=True, capture_output=True)
+    assert run.state == "success", run.failed_tasks()
+    assert "NOT ROLLED BACK (unreachable, skip_unreachable): production-2" in run.log
+    assert "production-2 NOT rolled back (unreachable when the rollback started)" in run.log
+    assert served_version("production-1") == "v1.0.0"
+    assert live_on(sandbox, "production-2") == released["production-2"] and served_version("production-2") == "v1.2.0"

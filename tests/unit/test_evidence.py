@@ -279,3 +279,25 @@ def test_the_audit_trail_says_what_a_release_was_held_to_when_it_is_not_the_poli
         )
         == "coverage >= 75% (policy: 90%); waived scan by alice: INC-7 feed down"
     )
+
+
+def test_the_rollback_plan_is_proven_by_the_rehearsal_on_staging():
+    from laravel_release.evidence import _rollback_plan
+
+    rehearsed = {
+        "rehearsed": True,
+        "to_version": "v1.1.0",
+        "migrations_undone": ["2025_02_01_000000_add_status_to_projects_table"],
+        "back_seconds": 2.1,
+        "forward_seconds": 2.4,
+    }
+    run = {"tasks": {"staging.rehearse_rollback": "success"}, "xcom": {"staging.rehearse_rollback": rehearsed}}
+    assert _rollback_plan(run) == (
+        "done",
+        "staging.rehearse_rollback: back to v1.1.0 in 2.1 s (undoing 1 migration(s)) and forward in 2.4 s, "
+        "verified both ways",
+    )
+    first = {"tasks": {"staging.rehearse_rollback": "success"}, "xcom": {"staging.rehearse_rollback": {"why": "x"}}}
+    assert _rollback_plan(first)[0] == "n/a"
+    failed = {"tasks": {"staging.rehearse_rollback": "failed"}, "xcom": {}}
+    assert _rollback_plan(failed) == ("failed", "staging.rehearse_rollback: failed")

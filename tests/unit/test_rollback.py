@@ -144,3 +144,34 @@ def test_a_truncated_line_of_migrations_log_does_not_block_the_rollback(monkeypa
     monkeypatch.setattr(rollback.remote, "read_file", lambda conn, host, path: files.get(path))
     assert [m.name for m in rollback.migrations_of(HOST, "r2")] == ["2025_02_01_000000_add_status"]
     assert rollback.migrations_of(HOST, "r3") == []
+
+
+def test_an_unreachable_host_is_skipped_only_when_asked_and_never_the_first(monkeypatch):
+    from laravel_release import remote
+    from laravel_release.steps import rollback
+
+    env = config.load(config.DEFAULT_CONFIG).environment("production")
+    down: set[str] = {"production-2"}
+
+    def install(conn, host, tools):
+        if host in down:
+            raise remote.RemoteError(f"{host}: cannot connect over SSH")
+        return ["lib.sh"]
+
+    monkeypatch.setattr(rollback.remote, "install_tools", install)
+    with pytest.raises(remote.RemoteError, match="trigger again with skip_unreachable"):
+        rollback.reachable_or_skipped(env, skip_unreachable=False)
+    assert rollback.reachable_or_skipped(env, skip_unreachable=True) == ["production-2"]
+    down = {"production-1"}
+    with pytest.raises(remote.RemoteError, match="The first host keeps the environment's lock"):
+        rollback.reachable_or_skipped(env, skip_unreachable=True)
+
+
+def test_only_a_rollback_asked_to_takes_over_a_release_s_lock():
+    from laravel_release import gates, policy
+
+    hotfix = policy.RELEASE_TYPES["hotfix"]
+    assert gates.may_take_over(policy.ROLLBACK, {"take_over_lock": True}, "release_hotfix/manual__1")
+    assert not gates.may_take_over(policy.ROLLBACK, {"take_over_lock": False}, "release_hotfix/manual__1")
+    assert not gates.may_take_over(policy.ROLLBACK, {"take_over_lock": True}, "rollback/manual__2")
+    assert not gates.may_take_over(hotfix, {"take_over_lock": True}, "release_feature/manual__3")

@@ -38,7 +38,7 @@ from laravel_release import gates, remote
 from laravel_release.policy import ReleaseType
 from laravel_release.remote import RemoteScript
 from laravel_release.steps import announce, judge
-from laravel_release.steps.rollback import rollback_environment
+from laravel_release.steps.rollback import rehearse_rollback, rollback_environment
 from laravel_release.steps.switch import go_live
 
 log = logging.getLogger(__name__)
@@ -101,6 +101,9 @@ def deploy_environment(plan: Any, env: str, built: Any, previous: Any, rtype: Re
         rollback, rolled_back = rollback_environment(release_plan=plan, verdict=watch, fail_run=True)
         judge.judge_release(watch, env) >> [verified, rollback]  # type: ignore[arg-type]
         cleanup = on_each_host("cleanup_releases", "cleanup", hosts, retries=1)
+        if env == "staging":  # the rollback plan, rehearsed before the release goes any further
+            rehearsed = rehearse_rollback(plan, verified)  # type: ignore[arg-type]
+            rehearsed >> cleanup
         built >> upload >> prepare
         claim >> announce.announce_started(plan, env)
         [cleanup, rolled_back] >> announce.announce_finished(plan, env, claim)
@@ -108,4 +111,4 @@ def deploy_environment(plan: Any, env: str, built: Any, previous: Any, rtype: Re
         [prepare, backup] >> migrate >> baseline
         verified >> cleanup
         [cleanup, rolled_back] >> gates.release_environment(plan, env).as_teardown(setups=claim)
-    return verified
+    return rehearsed if env == "staging" else verified

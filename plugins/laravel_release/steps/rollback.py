@@ -47,6 +47,10 @@ class RollbackFailed(AirflowException):
     """The rollback ran but the environment is not verified on the target; it stays frozen."""
 
 
+class RehearsalFailed(AirflowException):
+    """The rollback rehearsal on staging failed: the release goes no further than staging."""
+
+
 def confirmation(environment: str, release: str) -> str:
     """What an operator types to confirm a restore of the backup taken before ``release``
     (rows written since are lost): it names the release, so a confirmation never restores another."""
@@ -168,8 +172,7 @@ def plan_rollback(**context: Any) -> dict[str, Any]:
     cfg = config.load()
     env = cfg.environment(request["environment"])
     check_connections(cfg, (env.name,), notifications=False)
-    for h in env.hosts:
-        remote.install_tools(h.ssh_conn_id, h.name, h.tools)
+    request["unreachable"] = reachable_or_skipped(env, bool(params.get("skip_unreachable")))
     if not request["bad_release"]:  # what is live now is what this run rolls back from, and nothing else
         request["bad_release"] = _status(env.primary)["current"] or None
         log.info("rolling back from %s (live on %s when triggered)", request["bad_release"], env.primary.name)
@@ -178,8 +181,31 @@ def plan_rollback(**context: Any) -> dict[str, Any]:
         "release_type": "rollback",
         "version": f"to {request['target'] or 'the previous good release'}",
         "owner": f"{context['dag'].dag_id}/{context['run_id']}",
-        "environments": {env.name: [_host(h) for h in env.hosts]},
+        "environments": {env.name: [_host(h) for h in env.hosts if h.name not in request["unreachable"]]},
     }
+
+
+def reachable_or_skipped(env: config.Environment, skip_unreachable: bool) -> list[str]:
+    """Put the scripts on every host; the hosts that cannot be reached, when the rollback may go on without
+    them (never the first: it keeps the lock, the freeze and the database steps)."""
+    skipped = []
+    for h in env.hosts:
+        try:
+            remote.install_tools(h.ssh_conn_id, h.name, h.tools)
+        except remote.RemoteError as err:
+            if h == env.primary:
+                raise remote.RemoteError(
+                    f"{err} The first host keeps the environment's lock, freeze and database steps: the rollback "
+                    "cannot go on without it."
+                ) from err
+            if not skip_unreachable:
+                raise remote.RemoteError(
+                    f"{err} To roll back the hosts that answer now, trigger again with skip_unreachable: this one "
+                    "is then reported as NOT rolled back."
+                ) from err
+            log.warning("%s is unreachable: skipped (skip_unreachable); it is NOT rolled back. %s", h.name, err)
+            skipped.append(h.name)
+    return skipped
 
 
 def automatic_request(release_plan: dict[str, Any], verdict: dict[str, Any]) -> dict[str, Any]:
@@ -228,7 +254,9 @@ def decide_rollback(
     if mode not in MODES:
         raise RollbackRefused(f"mode {mode!r} is not one of {', '.join(MODES)}. Nothing was changed.")
     primary = env.primary
-    statuses = {h.name: with_reported_version(env, h, _status(h)) for h in env.hosts}
+    skipped = list(request.get("unreachable") or ())
+    reachable = [h for h in env.hosts if h.name not in skipped]
+    statuses = {h.name: with_reported_version(env, h, _status(h)) for h in reachable}
     status = statuses[primary.name]
     if not status["current"]:
         raise RollbackRefused(f"nothing is live on {primary.name}: there is nothing to roll back. Nothing was changed.")
@@ -299,6 +327,8 @@ def decide_rollback(
         )
     if earlier_freeze:
         lines.append(f"the freeze set by {earlier_freeze.get('by')} stays: {earlier_freeze.get('reason')}")
+    if skipped:
+        lines.append(f"NOT ROLLED BACK (unreachable, skip_unreachable): {', '.join(skipped)}")
     log.warning("\n".join(lines))
 
     db_cmd = plan.database_rollback_command(env, mode, bad, backup=bad)
@@ -313,7 +343,7 @@ def decide_rollback(
             db_cmd if h == primary else "",
             from_release=bad,
         )
-        for h in env.hosts
+        for h in reachable
     ]
     decision = {
         "environment": env.name,
@@ -328,6 +358,7 @@ def decide_rollback(
         "owner": owner,
         "started": started,
         "earlier_freeze": earlier_freeze,
+        "not_rolled_back": skipped,
     }
     if request.get("trigger_text"):
         decision["trigger_text"] = request["trigger_text"]
@@ -400,12 +431,86 @@ def record_rollback(
         seconds,
         "the earlier freeze stays" if decision.get("earlier_freeze") else "freeze lifted",
     )
+    if decision.get("not_rolled_back"):
+        log.warning(
+            "%s NOT rolled back (unreachable when the rollback started): bring it back and roll it back too, "
+            "or take it out of the load balancer",
+            ", ".join(decision["not_rolled_back"]),
+        )
     if fail_run:
         raise AirflowFailException(
             f"{env.name}: the release was rolled back to {decision['version']} in {seconds} s "
             f"because: {decision['reason']}"
         )
     return record
+
+
+def _rehearsal_step(env: config.Environment, step: str, commands: dict[str, dict[str, str]], version: str) -> float:
+    """One leg of the rehearsal on every host (the primary first), then each host verified on ``version``."""
+    started = time.monotonic()
+    for h in env.hosts:
+        code, _, err = remote.call(h.ssh_conn_id, h.name, commands[h.name][step], timeout=900)
+        if code != 0:
+            raise RehearsalFailed(
+                f"{h.name}: the rollback rehearsal failed going {step}: {remote.error_reason(err)}. Staging is left "
+                "as it is; the release goes no further. Fix the rollback path (see the log) and release again."
+            )
+    for h in env.hosts:
+        problems, _ = check_host(plan.verify_settings(env, h, version), version)
+        if problems:
+            raise RehearsalFailed(
+                f"{h.name}: after the rehearsal's step {step}, {version} failed verification:\n- "
+                + "\n- ".join(problems)
+            )
+    return round(time.monotonic() - started, 2)
+
+
+@task(task_id="rehearse_rollback", retries=0)
+def rehearse_rollback(release_plan: dict[str, Any], verified: list[dict[str, Any]]) -> dict[str, Any]:
+    """The seed's "rollback plan confirmed", proven on staging once the release is verified there: back to
+    the previous release (code, and the release's migrations when they only add), verified, and forward
+    again, verified; the timings are the checklist item's proof. A failure stops the release at staging."""
+    cfg = config.load()
+    env = cfg.environment("staging")
+    release, version = release_plan["release"], release_plan["version"]
+    status = _status(env.primary)
+    if status["current"] != release:
+        raise RehearsalFailed(f"staging serves {status['current']}, not {release}: nothing was rehearsed")
+    previous = status.get("previous_good")
+    if not previous:
+        log.info("nothing to rehearse: staging had no release before %s", release)
+        return {"rehearsed": False, "why": f"no release before {version} on staging"}
+    previous_version = next(r["version"] for r in status["releases"] if r["release"] == previous)
+    ran = migrations_of(env.primary, release)
+    undo = bool(ran) and all(m.kind == "additive" for m in ran)
+    run_id = get_current_context()["run_id"]
+    commands = {h.name: plan.rehearsal_commands(env, h, release, previous, run_id, undo) for h in env.hosts}
+    log.info(
+        "rehearsing the rollback on staging: %s -> %s (%s)%s, then forward again",
+        release,
+        previous,
+        previous_version,
+        f", undoing {len(ran)} migration(s)" if undo else (" (code only: " + migrations.describe(ran) + ")"),
+    )
+    back = _rehearsal_step(env, "back", commands, previous_version)
+    forward = _rehearsal_step(env, "forward", commands, version)
+    result = {
+        "rehearsed": True,
+        "to": previous,
+        "to_version": previous_version,
+        "migrations_undone": [m.name for m in ran] if undo else [],
+        "back_seconds": back,
+        "forward_seconds": forward,
+        "seconds": round(back + forward, 2),
+    }
+    log.warning(
+        "ROLLBACK REHEARSED on staging: back to %s in %.1f s and forward to %s in %.1f s, verified both ways",
+        previous_version,
+        back,
+        version,
+        forward,
+    )
+    return result
 
 
 def rollback_environment(
