@@ -37,6 +37,7 @@ env_file="$path/shared/.env"
 db=$(dotenv "$env_file" DB_DATABASE)
 [ -n "$db" ] || die 3 "DB_DATABASE is not set in $env_file"
 
+db_lock "$path"
 mkdir -p "$dir"
 chmod 700 "$dir" 2>/dev/null || log "warning: cannot make $dir private (0700): it is owned by $(stat -c %U "$dir")"
 [ -w "$dir" ] || die 3 "backup folder $dir is not writable by $(id -un) on $HOST_NAME: no backup was taken, so the migrations do not run"

@@ -14,7 +14,9 @@ STARTED_NS=$(date +%s%N)
 # The host as the environment file names it (Airflow sets it), else the machine's own name.
 HOST_NAME=${DEPLOY_HOST_NAME:-$(hostname)}
 
-log() { printf '%s %s: %s\n' "$(date -u +%H:%M:%S)" "$VERB" "$*" >&2; }
+# Progress goes to stderr; once the SSH session that started a script is gone, writing to it fails
+# (the database verbs ignore SIGPIPE so they finish their work): a lost line is never fatal.
+log() { printf '%s %s: %s\n' "$(date -u +%H:%M:%S)" "$VERB" "$*" >&2 2>/dev/null || true; }
 
 # JSON string literal of $1.
 json_str() {
@@ -197,6 +199,24 @@ adopt_releases() {
         >>"$path/.deploy/releases.log"
     fi
   done < <(releases_newest_first "$path")
+}
+
+# db_lock PATH: hold PATH/.deploy/db.lock (flock) until this script ends, so backups, migrations,
+# restores and rollbacks of one database never overlap, even when the run that started one lost
+# its SSH session or gave its Airflow lock back; the verbs it starts share it (DB_LOCK_HELD).
+# The database verbs also ignore SIGPIPE: a session that drops does not stop them halfway.
+db_lock() {
+  trap '' PIPE
+  [ -z "${DB_LOCK_HELD:-}" ] || return 0
+  mkdir -p "$1/.deploy"
+  exec 8>>"$1/.deploy/db.lock"
+  if ! flock -n 8; then
+    log "waiting for $1/.deploy/db.lock (held by: $(tail -n 1 "$1/.deploy/db.lock" 2>/dev/null))"
+    flock -w "${DB_LOCK_WAIT:-900}" 8 \
+      || die 6 "the database is busy on $HOST_NAME: $(tail -n 1 "$1/.deploy/db.lock" 2>/dev/null) still holds $1/.deploy/db.lock; wait for it to end (nothing was changed)"
+  fi
+  printf '%s %s (pid %s, %s)\n' "$(date -u +%FT%TZ)" "$VERB" "$$" "$(id -un)" >>"$1/.deploy/db.lock"
+  export DB_LOCK_HELD=$VERB
 }
 
 # db_query ENV_FILE SQL: run one query as the app's database user; tab-separated rows, no header.

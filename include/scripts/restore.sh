@@ -38,6 +38,7 @@ kept=$(find "$dir" -maxdepth 1 -name '*.sql.gz' -printf '%f ' 2>/dev/null || tru
   || die 5 "backup $file does not match its checksum: nothing was restored"
 gzip -t "$file" || die 5 "backup $file is not a valid gzip file: nothing was restored"
 db=$(dotenv "$env_file" DB_DATABASE)
+db_lock "$path"
 db_query "$env_file" 'SELECT 1' >/dev/null || die 4 "database $db does not answer on $HOST_NAME: nothing was restored"
 here=$(dirname "$0")
 

@@ -33,29 +33,27 @@ class Host:
     key: Path
     base: str  # a scratch folder on the host, removed after the test
 
+    def ssh_command(self, command: str) -> list[str]:
+        return [
+            "ssh",
+            "-i",
+            str(self.key),
+            "-p",
+            str(self.port),
+            "-o",
+            "BatchMode=yes",
+            "-o",
+            "StrictHostKeyChecking=no",
+            "-o",
+            "UserKnownHostsFile=/dev/null",
+            "-o",
+            "LogLevel=ERROR",
+            "deploy@127.0.0.1",
+            command,
+        ]
+
     def ssh(self, command: str, timeout: float = 120) -> Result:
-        proc = subprocess.run(
-            [
-                "ssh",
-                "-i",
-                str(self.key),
-                "-p",
-                str(self.port),
-                "-o",
-                "BatchMode=yes",
-                "-o",
-                "StrictHostKeyChecking=no",
-                "-o",
-                "UserKnownHostsFile=/dev/null",
-                "-o",
-                "LogLevel=ERROR",
-                "deploy@127.0.0.1",
-                command,
-            ],
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-        )
+        proc = subprocess.run(self.ssh_command(command), capture_output=True, text=True, timeout=timeout)
         return Result(proc.returncode, proc.stdout, proc.stderr)
 
     def run(self, verb: str, *args: str) -> Result:

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import json
+import shlex
 import subprocess
+import time
 
 import pytest
 
@@ -267,3 +270,55 @@ def test_a_restore_puts_the_live_app_in_maintenance_while_it_loads(build_host, s
     assert r.stderr.index("maintenance mode") < r.stderr.index("restoring ") < r.stderr.index("now live")
     assert not staging_host.exists(f"{app}/shared/storage/framework/down")
     assert private_db("SELECT COUNT(*) FROM projects") == "1"
+
+
+SLOW = """<?php
+use Illuminate\\Database\\Migrations\\Migration;
+use Illuminate\\Support\\Facades\\DB;
+
+class SlowBackfill extends Migration
+{
+    public function up()
+    {
+        DB::statement('SELECT SLEEP(4)');
+    }
+
+    public function down()
+    {
+    }
+}
+"""
+
+
+def test_a_migration_whose_session_drops_finishes_holds_the_database_lock_and_logs_what_ran(
+    build_host, staging_host, repository, private_db
+):
+    app = f"{staging_host.base}/app"
+    assert build(build_host, repository, "v1.1.0", "r2").code == 0
+    up = deliver(build_host, staging_host, "r2")
+    for verb, args in [("release", ["--artifact", up]), ("shared", [])]:
+        assert staging_host.run(verb, "--deploy-path", app, "--release", "r2", *args).code == 0
+    staging_host.ssh(
+        f"cat > {app}/releases/r2/database/migrations/2025_03_01_000000_slow_backfill.php <<'EOF'\n{SLOW}EOF"
+    )
+    # the session that started the migration drops (a network cut, a task timeout): its ssh client is killed
+    cmd = staging_host.ssh_command(
+        shlex.join([f"{staging_host.base}/bin/migrate.sh", "--deploy-path", app, "--release", "r2"])
+    )
+    session = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 30
+    while "SLEEP(4)" not in private_db("SELECT IFNULL(GROUP_CONCAT(info), '') FROM information_schema.processlist"):
+        assert time.monotonic() < deadline, "the slow migration never started"
+        time.sleep(0.1)
+    session.kill()
+    session.wait()
+    # another run's database work waits for the lock instead of running beside the migration
+    busy = staging_host.ssh(f"DB_LOCK_WAIT=0 {staging_host.base}/bin/backup.sh --deploy-path {app} --name other")
+    assert busy.code == 6 and "the database is busy" in busy.json["error"] and "migrate" in busy.json["error"]
+    deadline = time.monotonic() + 30
+    while "slow_backfill" not in staging_host.ssh(f"cat {app}/.deploy/migrations.log").stdout:
+        assert time.monotonic() < deadline, "the migration did not finish and log what ran"
+        time.sleep(0.2)
+    logged = json.loads(staging_host.ssh(f"tail -n 1 {app}/.deploy/migrations.log").stdout)
+    assert logged["release"] == "r2" and logged["migrated"][-1] == "2025_03_01_000000_slow_backfill"
+    assert staging_host.run("backup", "--deploy-path", app, "--name", "other").code == 0  # the lock is free again
