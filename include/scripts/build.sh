@@ -42,17 +42,28 @@ mirror="$workdir/repo.git"
 # two builds at once (two release runs) share the mirror: one updates it at a time
 exec 9>"$workdir/.mirror.lock"
 flock -w 300 9 || die 4 "another build has held $workdir/.mirror.lock for 5 minutes"
+# git_said FILE: what git printed, on one line (its own words are the diagnosis)
+git_said() { grep -v '^$' "$1" | tail -n 4 | tr '\n' ' ' | sed 's/ *$//'; }
+gitlog="$workdir/work/.git-$release.err"
 if [ -d "$mirror" ]; then
   log "fetching $repo"
   git -C "$mirror" remote set-url origin "$repo"
-  git -C "$mirror" fetch --quiet --prune --tags origin '+refs/heads/*:refs/heads/*' \
-    || die 4 "cannot fetch $repo: check the repository address and the build host's access to it"
+  if ! git -C "$mirror" fetch --quiet --prune --tags origin '+refs/heads/*:refs/heads/*' 2>"$gitlog"; then
+    said=$(git_said "$gitlog"); rm -f "$gitlog"
+    if [[ $said == *"would clobber existing tag"* ]]; then
+      die 4 "cannot fetch $repo: git said: $said. A tag was moved in the repository after it was built here; a release never takes a moved tag silently: tag a new version, or remove $mirror on the build host to accept the moved tag"
+    fi
+    die 4 "cannot fetch $repo: git said: $said. Check the repository address and the build host's access to it"
+  fi
 else
   log "cloning $repo"
-  git clone --quiet --mirror "$repo" "$mirror.tmp" \
-    || die 4 "cannot clone $repo: check the repository address and the build host's access to it"
+  if ! git clone --quiet --mirror "$repo" "$mirror.tmp" 2>"$gitlog"; then
+    said=$(git_said "$gitlog"); rm -rf "$gitlog" "$mirror.tmp"
+    die 4 "cannot clone $repo: git said: $said. Check the repository address and the build host's access to it"
+  fi
   mv "$mirror.tmp" "$mirror"
 fi
+rm -f "$gitlog"
 commit=$(git -C "$mirror" rev-parse --verify --quiet "refs/tags/$tag^{commit}") \
   || die 3 "tag $tag does not exist in $repo: push the tag, or pick one of: $(git -C "$mirror" tag --sort=-v:refname | head -n 5 | paste -sd' ')"
 

@@ -90,6 +90,21 @@ def test_build_refuses_a_tag_that_does_not_exist(build_host, repository):
     assert "tag v9.9.9 does not exist" in r.json["error"] and "v1.3.0" in r.json["error"]
 
 
+def test_a_moved_tag_is_refused_in_git_s_own_words_with_the_way_out(build_host, repository):
+    origin = f"{build_host.base}/origin.git"
+    assert build_host.ssh(f"git clone -q --bare {repository} {origin}").code == 0
+    assert build(build_host, origin, "v1.1.0", "r1").code == 0  # the build host's mirror now has v1.1.0
+    moved = f"git -C {origin} tag -f -a v1.1.0 -m moved v1.2.0^{{commit}}"
+    assert build_host.ssh(moved).code == 0, "the tag moved after it was built"
+    r = build(build_host, origin, "v1.1.0", "r2")
+    assert r.code == 4
+    error = r.json["error"]
+    assert "git said: " in error and "would clobber existing tag" in error
+    assert "tag a new version, or remove " in error and "/builds/repo.git on the build host" in error
+    gone = build(build_host, f"{build_host.base}/no-such.git", "v1.1.0", "r3")
+    assert gone.code == 4 and "cannot fetch" in gone.json["error"] and "git said: " in gone.json["error"]
+
+
 def test_build_stops_when_the_tests_fail(build_host, repository):
     r = build(build_host, repository, "v1.0.0", "v1.0.0-1", "--test", "false")
     assert r.code == 4 and "tests failed: false" in r.json["error"]
