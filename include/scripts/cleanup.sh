@@ -3,7 +3,8 @@
 #
 # usage: cleanup.sh --deploy-path P [--keep N]
 #
-# Also removes half-unpacked folders and uploads older than a day. Default N: 5.
+# Also removes half-unpacked folders (*.partial) and uploads older than a day: a younger
+# .partial may be another run's unpack in progress, and is left alone. Default N: 5.
 . "$(dirname "$0")/lib.sh"
 
 path='' keep=5
@@ -30,7 +31,11 @@ n=0
 while IFS= read -r dir; do
   [ -n "$dir" ] || continue
   r=$(basename "$dir")
-  case $r in *.partial) rm -rf "$dir"; continue ;; esac
+  case $r in
+    *.partial)
+      if [ -n "$(find "$dir" -maxdepth 0 -mmin +1440)" ]; then rm -rf "$dir"; log "removed $r (left over for more than a day)"; fi
+      continue ;;
+  esac
   n=$((n + 1))
   if [ "$n" -le "$keep" ] || [ "$r" = "$live" ] || [ "$r" = "$before" ]; then
     kept+=("$r")

@@ -48,14 +48,18 @@ case $action in
   status)
     if [ -d "$lock" ]; then held; else result locked false; fi ;;
   take)
-    if mkdir "$lock" 2>/dev/null; then
-      printf '%s' "$owner" >"$lock/owner"
-      printf '%s' "$by" >"$lock/by"
-      date -u +%FT%TZ >"$lock/since"
+    # the lock is born with its owner: a folder filled first, then renamed into place (rename(2) is
+    # atomic and fails onto a lock that exists), so nobody ever sees a lock without an owner
+    fresh="$path/.deploy/.lock.$$"
+    rm -rf "$fresh" && mkdir "$fresh"
+    printf '%s' "$owner" >"$fresh/owner"
+    printf '%s' "$by" >"$fresh/by"
+    date -u +%FT%TZ >"$fresh/since"
+    if mv -T "$fresh" "$lock" 2>/dev/null; then
       journal take
       log "locked for $owner${by:+ ($by)}"
       held
-    elif [ "$(holder)" = "$owner" ]; then
+    elif rm -rf "$fresh" && [ "$(holder)" = "$owner" ]; then
       log "already held by $owner"
       held
     else

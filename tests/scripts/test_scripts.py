@@ -166,6 +166,16 @@ def test_shared_needs_the_env_file(build_host, staging_host, repository):
     assert r.code == 3 and "shared/.env is missing" in r.json["error"]
 
 
+def test_cleanup_leaves_another_run_s_unpack_in_progress_and_removes_day_old_leftovers(staging_host):
+    app = f"{staging_host.base}/app"
+    staging_host.ssh(f"mkdir -p {app}/releases/r7.partial {app}/releases/r6.partial")
+    staging_host.ssh(f"touch -d '2 days ago' {app}/releases/r6.partial")
+    r = staging_host.run("cleanup", "--deploy-path", app)
+    assert r.code == 0, r.stderr
+    assert staging_host.exists(f"{app}/releases/r7.partial")  # another run may be unpacking it right now
+    assert not staging_host.exists(f"{app}/releases/r6.partial")
+
+
 def test_cleanup_keeps_the_newest_the_live_and_the_previous(build_host, staging_host, repository):
     app = f"{staging_host.base}/app"
     deploy(build_host, staging_host, repository, "v1.0.0", "r1")
