@@ -1,7 +1,12 @@
 #!/usr/bin/env bash
 # backup.sh: a consistent, compressed, checksummed and verified database dump.
 #
-# usage: backup.sh --deploy-path P --name NAME [--dir DIR] [--keep N]
+# usage: backup.sh --deploy-path P --name NAME [--dir DIR] [--keep N] [--copy CMD]
+#
+#   --copy   then copy the verified dump off the host with CMD (rsync, an object-store CLI...),
+#            run with BACKUP_FILE and BACKUP_SHA256 set; its last line of output must be the
+#            copy's sha256 (e.g. `... && ssh vault sha256sum /backups/$(basename "$BACKUP_FILE")`),
+#            which must match: a copy that fails or differs fails the backup (exit 4 or 5)
 #
 # Reads the database settings (DB_HOST, DB_PORT, DB_DATABASE, DB_USERNAME,
 # DB_PASSWORD) from P/shared/.env, so no credential leaves the host. Writes
@@ -16,13 +21,14 @@
 . "$(dirname "$0")/lib.sh"
 umask 077
 
-path='' name='' dir='' keep=5
+path='' name='' dir='' keep=5 copy=''
 while [ $# -gt 0 ]; do
   case $1 in
     --deploy-path) need_value "$@"; path=$2; shift 2 ;;
     --name) need_value "$@"; name=$2; shift 2 ;;
     --dir) need_value "$@"; dir=$2; shift 2 ;;
     --keep) need_value "$@"; keep=$2; shift 2 ;;
+    --copy) copy=${2:-}; shift 2 ;;
     -h|--help) usage_from_header; exit 0 ;;
     *) die 2 "unknown option $1 (see backup.sh -h)" ;;
   esac
@@ -76,4 +82,15 @@ ls -1t "$dir"/*.sql.gz 2>/dev/null | tail -n +"$((keep + 1))" | while read -r ol
 done
 bytes=$(stat -c %s "$file")
 log "backup verified: $file ($bytes bytes, $tables tables, sha256 $sha)"
-result file "$file" sha256 "$sha" bytes "$bytes" tables "$tables" database "$db" taken "$taken" rows "{${counts%, }}"
+copied=''
+if [ -n "$copy" ]; then
+  log "copying it off the host: $copy"
+  said=$(BACKUP_FILE=$file BACKUP_SHA256=$sha bash -c "$copy" 2>&1) \
+    || die 4 "copying the backup off $HOST_NAME failed: $(printf '%s' "$said" | tail -n 2 | tr '\n' ' ')(the dump is kept here: $file)"
+  copied=$(printf '%s' "$said" | tail -n 1 | grep -oE '[0-9a-f]{64}' | head -n 1 || true)
+  [ "$copied" = "$sha" ] \
+    || die 5 "the copy of $file off $HOST_NAME does not match its checksum (copy: ${copied:-no sha256 printed}, dump: $sha): the copy command must print the copy's sha256 last"
+  log "the copy off the host matches (sha256 $sha)"
+fi
+result file "$file" sha256 "$sha" bytes "$bytes" tables "$tables" database "$db" taken "$taken" rows "{${counts%, }}" \
+  copied "$([ -n "$copied" ] && echo true || echo false)"

@@ -61,7 +61,11 @@ _ENV_SETTINGS = {
     "backup": {
         "type": "object",
         "additionalProperties": False,
-        "properties": {"keep": {"type": "integer", "minimum": 1}},
+        "properties": {
+            "keep": {"type": "integer", "minimum": 1},
+            # copies each verified dump off the host (BACKUP_FILE, BACKUP_SHA256 set); prints the copy's sha256
+            "copy_command": {"type": "string", "minLength": 1},
+        },
     },
     # who signs off a release in this environment before the next stage (used for uat)
     "signoff": {
@@ -343,6 +347,7 @@ class Environment:
     smoke_tests: tuple[SmokeTest, ...]
     min_free_mb: int
     backup_keep: int  # the database is always backed up before migrations; this many backups are kept
+    backup_copy_command: str = ""  # copies each verified dump off the host; prints the copy's sha256
     approvers: tuple[str, ...] = ()  # Airflow users who may sign off a release here; empty: any user with access
     signoff_url: str = ""  # an approval service polled for the same sign-off (see gates.external_signoff)
     signoff_timeout_hours: float | None = None  # None: the release type's policy
@@ -532,6 +537,7 @@ def parse(data: Any, source: str) -> Config:
             smoke_tests=tuple(SmokeTest(**t) for t in raw["smoke_tests"]),
             min_free_mb=raw["min_free_mb"],
             backup_keep=backup["keep"],
+            backup_copy_command=backup.get("copy_command", ""),
             approvers=tuple(signoff.get("approvers", ())),
             signoff_url=signoff.get("url", ""),
             signoff_timeout_hours=signoff.get("timeout_hours"),

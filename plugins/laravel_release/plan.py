@@ -173,7 +173,11 @@ def host_target(cfg: Config, env: Environment, host: Host, version: str, release
         if env.release_commands
         else "true",
         "backup": remote.command(
-            h.tools, "backup", extra=remote.options(deploy_path=h.deploy_path, name=release, keep=env.backup_keep)
+            h.tools,
+            "backup",
+            extra=remote.options(
+                deploy_path=h.deploy_path, name=release, keep=env.backup_keep, copy=env.backup_copy_command
+            ),
         ),
         "migrate": remote.command(h.tools, "migrate", extra=remote.options(deploy_path=h.deploy_path, release=release)),
         "switch": switch_command(env, h, release, run_id),

@@ -322,3 +322,21 @@ def test_a_migration_whose_session_drops_finishes_holds_the_database_lock_and_lo
     logged = json.loads(staging_host.ssh(f"tail -n 1 {app}/.deploy/migrations.log").stdout)
     assert logged["release"] == "r2" and logged["migrated"][-1] == "2025_03_01_000000_slow_backfill"
     assert staging_host.run("backup", "--deploy-path", app, "--name", "other").code == 0  # the lock is free again
+
+
+def test_a_backup_copied_off_the_host_is_verified_by_its_checksum(staging_host, private_db):
+    app = f"{staging_host.base}/app"
+    private_db("CREATE TABLE projects (id INT PRIMARY KEY); INSERT INTO projects VALUES (1)")
+    vault = f"{staging_host.base}/vault"
+    staging_host.ssh(f"mkdir -p {vault}")
+    good = f'cp "$BACKUP_FILE" {vault}/ && sha256sum {vault}/"$(basename "$BACKUP_FILE")"'
+    r = staging_host.run("backup", "--deploy-path", app, "--name", "before-r2", "--copy", good)
+    assert r.code == 0, r.stderr
+    assert r.json["copied"] is True and staging_host.exists(f"{vault}/before-r2.sql.gz")
+    corrupt = f'head -c 100 "$BACKUP_FILE" > {vault}/cut.gz && sha256sum {vault}/cut.gz'
+    bad = staging_host.run("backup", "--deploy-path", app, "--name", "before-r3", "--copy", corrupt)
+    assert bad.code == 5 and "does not match its checksum" in bad.json["error"]
+    failed = staging_host.run(
+        "backup", "--deploy-path", app, "--name", "before-r4", "--copy", "echo no route >&2; false"
+    )
+    assert failed.code == 4 and "copying the backup off" in failed.json["error"] and "no route" in failed.json["error"]
