@@ -7,6 +7,8 @@ deploy_*   continuous load (ab, 8 clients, /api/projects through the production 
 hotfix_*   trigger to production verified, in a real Airflow (standalone, LocalExecutor):
            wall seconds, and the seconds spent in remote commands along the run (for each
            step the slowest host), so Airflow's own share shows.
+rehearsal_seconds  that release's rollback rehearsal on staging: back to the previous release
+           (its migration undone) and forward again, each verified.
 rollback_* the rollback DAG (mode code) under the same continuous load: requests served and
            failed; seconds of work (the rollback's tasks, end to end on the slowest host)
            and wall seconds (trigger to the previous version verified on every host).
@@ -124,8 +126,14 @@ def timings(api: Airflow, run_id: str, started: float) -> dict[str, float]:
             value = entry.value if isinstance(entry.value, list) else json.loads(entry.value)
             seconds = sum(float(r.get("seconds", 0)) for r in value)
             remote[ti.task_id] = max(remote.get(ti.task_id, 0.0), seconds)
+        rehearsal = (
+            af.XComApi(c).get_xcom_entry("release_hotfix", "staging.rehearse_rollback", run_id, "return_value")
+        ).actual_instance
+        rehearsed = rehearsal.value if isinstance(rehearsal.value, dict) else json.loads(rehearsal.value)
     on_path = {k: v for k, v in remote.items() if "cleanup" not in k and "check_hosts" not in k}
     return {
+        "rehearsal_seconds": float(rehearsed.get("seconds", 0.0)),
+        "rehearsal_migrations_undone": float(len(rehearsed.get("migrations_undone") or [])),
         "hotfix_wall_seconds": round(verified.timestamp() - started, 2),
         "hotfix_remote_seconds": round(sum(on_path.values()), 2),
         "hotfix_tasks": len({ti.task_id for ti in tis}),
