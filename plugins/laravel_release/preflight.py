@@ -20,7 +20,6 @@ connection); 4 a host cannot be reached over SSH.
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
 import os
 import shlex
@@ -252,7 +251,3 @@ def table(environment: str, checks: list[Check]) -> str:
         if not c.ok and c.fix:
             lines.append(f"{'':<{hosts}}  {'':<{width}}        fix: {c.fix}")
     return "\n".join(lines)
-
-
-def as_json(checks: list[Check]) -> str:
-    return json.dumps([c.__dict__ for c in checks])
