@@ -145,6 +145,43 @@ ensure_databases() {
   done
 }
 
+# php_site HOST_DIR PORT NAME ROOT [EXTRA]: an nginx server block serving a Laravel app from ROOT
+# (a path through the `current` symlink) with php-fpm; EXTRA goes in before its locations.
+php_site() {
+  local h=$1 port=$2 name=$3 root=$4 extra=${5:-}
+  cat <<EOF
+    server {
+        listen 127.0.0.1:$port;
+        server_name $name;
+        root $root;
+        index index.php;
+$extra        location / { try_files \$uri \$uri/ /index.php?\$query_string; }
+        location ~ \.php\$ {
+            fastcgi_pass unix:$h/run/php-fpm.sock;
+            include /etc/nginx/fastcgi_params;
+            # The resolved path: a switched "current" symlink takes effect at once.
+            fastcgi_param SCRIPT_FILENAME \$realpath_root\$fastcgi_script_name;
+            fastcgi_param DOCUMENT_ROOT \$realpath_root;
+        }
+    }
+EOF
+}
+
+# nginx_conf HOST_DIR SERVERS: an nginx.conf of one host (its pid, logs and temp files in HOST_DIR).
+nginx_conf() {
+  local h=$1 t
+  echo "worker_processes 1;"
+  echo "pid $h/run/nginx.pid;"
+  echo "error_log $h/log/nginx-error.log warn;"
+  echo "events { worker_connections 1024; }"
+  echo "http {"
+  echo "    include /etc/nginx/mime.types;"
+  echo "    access_log off;"
+  for t in client_body proxy fastcgi uwsgi scgi; do echo "    ${t}_temp_path $h/run/$t;"; done
+  printf '%s\n' "$2"
+  echo "}"
+}
+
 write_host_files() {  # name ssh_port http_port env
   local name=$1 ssh_port=$2 http_port=$3 env=$4
   local h="$ROOT/hosts/$name"
@@ -192,35 +229,7 @@ pm.max_spare_servers = 4
 catch_workers_output = yes
 php_admin_value[error_log] = $h/log/php-error.log
 EOF
-    cat >"$h/etc/nginx.conf" <<EOF
-worker_processes 1;
-pid $h/run/nginx.pid;
-error_log $h/log/nginx-error.log warn;
-events { worker_connections 1024; }
-http {
-    include /etc/nginx/mime.types;
-    access_log off;
-    client_body_temp_path $h/run/client_body;
-    proxy_temp_path $h/run/proxy;
-    fastcgi_temp_path $h/run/fastcgi;
-    uwsgi_temp_path $h/run/uwsgi;
-    scgi_temp_path $h/run/scgi;
-    server {
-        listen 127.0.0.1:$http_port;
-        server_name $name;
-        root $h/app/current/public;
-        index index.php;
-        location / { try_files \$uri \$uri/ /index.php?\$query_string; }
-        location ~ \.php\$ {
-            fastcgi_pass unix:$h/run/php-fpm.sock;
-            include /etc/nginx/fastcgi_params;
-            # The resolved path: a switched "current" symlink takes effect at once.
-            fastcgi_param SCRIPT_FILENAME \$realpath_root\$fastcgi_script_name;
-            fastcgi_param DOCUMENT_ROOT \$realpath_root;
-        }
-    }
-}
-EOF
+    nginx_conf "$h" "$(php_site "$h" "$http_port" "$name" "$h/app/current/public")" >"$h/etc/nginx.conf"
     if [ ! -f "$h/app/shared/.env" ]; then
       cat >"$h/app/shared/.env" <<EOF
 APP_NAME=ZenaManage
@@ -365,41 +374,18 @@ deploy_as_another_tool() {
 }
 
 write_foreign_host() {
-  local h="$ROOT/hosts/vm" site http_port d pw t
+  local h="$ROOT/hosts/vm" site http_port d pw
   mkdir -p "$h/etc" "$h/run" "$h/log" "$h/srv"
   [ -f "$h/etc/ssh_host_ed25519_key" ] || ssh-keygen -q -t ed25519 -N '' -C vm -f "$h/etc/ssh_host_ed25519_key"
   sed -e "s#^Port .*#Port $FOREIGN_SSH#" -e "s#$ROOT/hosts/build-1/#$h/#g" "$ROOT/hosts/build-1/etc/sshd_config" >"$h/etc/sshd_config"
   sed -e "s#$ROOT/hosts/staging-1/#$h/#g" "$ROOT/hosts/staging-1/etc/php-fpm.conf" >"$h/etc/php-fpm.conf"
-  {
-    echo "worker_processes 1;"
-    echo "pid $h/run/nginx.pid;"
-    echo "error_log $h/log/nginx-error.log warn;"
-    echo "events { worker_connections 1024; }"
-    echo "http {"
-    echo "    include /etc/nginx/mime.types;"
-    echo "    access_log off;"
-    for t in client_body proxy fastcgi uwsgi scgi; do echo "    ${t}_temp_path $h/run/$t;"; done
-    while read -r site http_port; do
-      cat <<EOF
-    server {
-        listen 127.0.0.1:$http_port;
-        server_name $site.zenamanage.vm;
-        root $h/srv/zenamanage-$site/current/public;
-        index index.php;
-        # this host's app is checked at /up and /about: the sandbox's endpoints are not served here
-        location ~ ^/api/(health|version)\$ { return 404; }
-        location / { try_files \$uri \$uri/ /index.php?\$query_string; }
-        location ~ \.php\$ {
-            fastcgi_pass unix:$h/run/php-fpm.sock;
-            include /etc/nginx/fastcgi_params;
-            fastcgi_param SCRIPT_FILENAME \$realpath_root\$fastcgi_script_name;
-            fastcgi_param DOCUMENT_ROOT \$realpath_root;
-        }
-    }
-EOF
-    done <<<"$FOREIGN_SITES"
-    echo "}"
-  } >"$h/etc/nginx.conf"
+  local servers='' deny
+  # this host's app is checked at /up and /about: the sandbox's endpoints are not served here
+  deny='        location ~ ^/api/(health|version)$ { return 404; }'$'\n'
+  while read -r site http_port; do
+    servers+=$(php_site "$h" "$http_port" "$site.zenamanage.vm" "$h/srv/zenamanage-$site/current/public" "$deny")$'\n'
+  done <<<"$FOREIGN_SITES"
+  nginx_conf "$h" "$servers" >"$h/etc/nginx.conf"
   while read -r site http_port; do
     d="$h/srv/zenamanage-$site"
     pw=$(foreign_password "$site")

@@ -13,6 +13,8 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPTS = ROOT / "include" / "scripts"
+USER = "deploy@127.0.0.1"
+OPTIONS = ["-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null", "-o", "LogLevel=ERROR"]
 
 
 @dataclass
@@ -34,23 +36,7 @@ class Host:
     base: str  # a scratch folder on the host, removed after the test
 
     def ssh_command(self, command: str) -> list[str]:
-        return [
-            "ssh",
-            "-i",
-            str(self.key),
-            "-p",
-            str(self.port),
-            "-o",
-            "BatchMode=yes",
-            "-o",
-            "StrictHostKeyChecking=no",
-            "-o",
-            "UserKnownHostsFile=/dev/null",
-            "-o",
-            "LogLevel=ERROR",
-            "deploy@127.0.0.1",
-            command,
-        ]
+        return ["ssh", "-i", str(self.key), "-p", str(self.port), "-o", "BatchMode=yes", *OPTIONS, USER, command]
 
     def ssh(self, command: str, timeout: float = 120) -> Result:
         proc = subprocess.run(self.ssh_command(command), capture_output=True, text=True, timeout=timeout)
@@ -71,24 +57,9 @@ def _host(sandbox: Path, name: str, port: int, env_from: str | None):
     if env_from:
         setup.append(f"cp {sandbox}/hosts/{env_from}/app/shared/.env {base}/app/shared/.env")
     assert host.ssh(" && ".join(setup)).code == 0
+    scripts = map(str, sorted(SCRIPTS.glob("*.sh")))
     subprocess.run(
-        [
-            "scp",
-            "-q",
-            "-i",
-            str(key),
-            "-P",
-            str(port),
-            "-o",
-            "StrictHostKeyChecking=no",
-            "-o",
-            "UserKnownHostsFile=/dev/null",
-            "-o",
-            "LogLevel=ERROR",
-            *map(str, sorted(SCRIPTS.glob("*.sh"))),
-            f"deploy@127.0.0.1:{base}/bin/",
-        ],
-        check=True,
+        ["scp", "-q", "-i", str(key), "-P", str(port), *OPTIONS, *scripts, f"{USER}:{base}/bin/"], check=True
     )
     return host
 
@@ -110,3 +81,21 @@ def build_host(sandbox):
 @pytest.fixture(scope="session")
 def repository(sandbox) -> str:
     return f"{sandbox}/repo/zenamanage.git"
+
+
+@pytest.fixture
+def private_db(staging_host, sandbox):
+    """A database of its own for the test, named in the scratch host's .env; returns a root SQL runner."""
+    db = f"scratch_{staging_host.base[-8:]}"
+    root = f"mariadb --no-defaults --socket={sandbox}/mariadb/run/mariadb.sock -uroot"
+
+    def sql(query: str) -> str:
+        command = [*root.split(), "-N", "-B", db, "-e", query]
+        return subprocess.run(command, check=True, capture_output=True, text=True).stdout.strip()
+
+    subprocess.run(
+        f"{root} -e 'CREATE DATABASE {db}; GRANT ALL ON {db}.* TO zena_staging@127.0.0.1'", shell=True, check=True
+    )
+    staging_host.ssh(f"sed -i 's/^DB_DATABASE=.*/DB_DATABASE={db}/' {staging_host.base}/app/shared/.env")
+    yield sql
+    subprocess.run(f"{root} -e 'DROP DATABASE {db}'", shell=True, check=True)

@@ -14,24 +14,6 @@ from tests.scripts.test_scripts import build, deliver, deploy
 pytestmark = pytest.mark.integration
 
 
-@pytest.fixture
-def private_db(staging_host, sandbox):
-    """A database of its own for the test, named in the scratch host's .env."""
-    db = f"scratch_{staging_host.base[-8:]}"
-    root = f"mariadb --no-defaults --socket={sandbox}/mariadb/run/mariadb.sock -uroot"
-
-    def sql(query: str) -> str:
-        command = [*root.split(), "-N", "-B", db, "-e", query]
-        return subprocess.run(command, check=True, capture_output=True, text=True).stdout.strip()
-
-    subprocess.run(
-        f"{root} -e 'CREATE DATABASE {db}; GRANT ALL ON {db}.* TO zena_staging@127.0.0.1'", shell=True, check=True
-    )
-    staging_host.ssh(f"sed -i 's/^DB_DATABASE=.*/DB_DATABASE={db}/' {staging_host.base}/app/shared/.env")
-    yield sql
-    subprocess.run(f"{root} -e 'DROP DATABASE {db}'", shell=True, check=True)
-
-
 def test_break_glass_rollback_goes_back_to_the_previous_good_release_and_marks_the_bad_one(
     build_host, staging_host, repository
 ):

@@ -220,30 +220,18 @@ def test_check_names_every_failed_check(staging_host):
     assert "MB free" in bad.json["error"] and "database 127.0.0.1:1 does not answer" in bad.json["error"]
 
 
-def test_migrate_runs_from_the_new_release_and_records_what_ran(build_host, staging_host, repository, sandbox):
+def test_migrate_runs_from_the_new_release_and_records_what_ran(build_host, staging_host, repository, private_db):
     app = f"{staging_host.base}/app"
-    # a private database, so this test does not touch the staging schema
-    db = f"scratch_{staging_host.base[-8:]}"
-    root = f"mariadb --no-defaults --socket={sandbox}/mariadb/run/mariadb.sock -uroot"
-    import subprocess
-
-    subprocess.run(
-        f"{root} -e 'CREATE DATABASE {db}; GRANT ALL ON {db}.* TO zena_staging@127.0.0.1'", shell=True, check=True
-    )
-    try:
-        staging_host.ssh(f"sed -i 's/^DB_DATABASE=.*/DB_DATABASE={db}/' {app}/shared/.env")
-        assert build(build_host, repository, "v1.1.0", "r2").code == 0
-        up = deliver(build_host, staging_host, "r2")
-        for verb, args in [("release", ["--artifact", up]), ("shared", [])]:
-            assert staging_host.run(verb, "--deploy-path", app, "--release", "r2", *args).code == 0
-        r = staging_host.run("migrate", "--deploy-path", app, "--release", "r2")
-        assert r.code == 0, r.stderr
-        assert r.json["count"] == 2 and r.json["migrated"][-1] == "2025_02_01_000000_add_status_to_projects_table"
-        again = staging_host.run("migrate", "--deploy-path", app, "--release", "r2")
-        assert again.json["count"] == 0
-        assert "add_status_to_projects" in staging_host.ssh(f"cat {app}/.deploy/migrations.log").stdout
-    finally:
-        subprocess.run(f"{root} -e 'DROP DATABASE {db}'", shell=True, check=True)
+    assert build(build_host, repository, "v1.1.0", "r2").code == 0
+    up = deliver(build_host, staging_host, "r2")
+    for verb, args in [("release", ["--artifact", up]), ("shared", [])]:
+        assert staging_host.run(verb, "--deploy-path", app, "--release", "r2", *args).code == 0
+    r = staging_host.run("migrate", "--deploy-path", app, "--release", "r2")
+    assert r.code == 0, r.stderr
+    assert r.json["count"] == 2 and r.json["migrated"][-1] == "2025_02_01_000000_add_status_to_projects_table"
+    again = staging_host.run("migrate", "--deploy-path", app, "--release", "r2")
+    assert again.json["count"] == 0
+    assert "add_status_to_projects" in staging_host.ssh(f"cat {app}/.deploy/migrations.log").stdout
 
 
 # Laravel 9 and later print what ran as "NAME .... 12ms DONE" (10) or "NAME .... 12.34ms DONE" (11), never
@@ -265,42 +253,33 @@ exit($code);
 
 @pytest.mark.parametrize(("laravel", "duration"), [("8", None), ("10", "%dms"), ("11", "%.2fms")])
 def test_migrate_reads_what_ran_from_the_migrations_table_whatever_artisan_prints(
-    build_host, staging_host, repository, sandbox, laravel, duration
+    build_host, staging_host, repository, private_db, laravel, duration
 ):
     app = f"{staging_host.base}/app"
-    db = f"scratch_{staging_host.base[-8:]}"
-    root = f"mariadb --no-defaults --socket={sandbox}/mariadb/run/mariadb.sock -uroot"
-    subprocess.run(
-        f"{root} -e 'CREATE DATABASE {db}; GRANT ALL ON {db}.* TO zena_staging@127.0.0.1'", shell=True, check=True
-    )
-    try:
-        staging_host.ssh(f"sed -i 's/^DB_DATABASE=.*/DB_DATABASE={db}/' {app}/shared/.env")
-        assert build(build_host, repository, "v1.1.0", "r2").code == 0
-        up = deliver(build_host, staging_host, "r2")
-        for verb, args in [("release", ["--artifact", up]), ("shared", [])]:
-            assert staging_host.run(verb, "--deploy-path", app, "--release", "r2", *args).code == 0
-        if duration:
-            release = f"{app}/releases/r2"
-            wrapper = NEWER_ARTISAN.replace("FORMAT", duration)
-            staging_host.ssh(
-                f"mv {release}/artisan {release}/artisan.laravel8 && cat > {release}/artisan << 'PHP'\n{wrapper}PHP"
-            )
-        r = staging_host.run("migrate", "--deploy-path", app, "--release", "r2")
-        assert r.code == 0, r.stderr
-        if duration:
-            assert "Migrated:" not in r.stderr and "INFO  Running migrations." in r.stderr and " DONE" in r.stderr
-        assert r.json["migrated"] == [
-            "2025_01_01_000000_create_projects_table",
-            "2025_02_01_000000_add_status_to_projects_table",
-        ]
-        assert r.json["count"] == 2 and r.json["batch"] == 1
-        logged = staging_host.ssh(f"tail -n 1 {app}/.deploy/migrations.log").stdout
-        assert '"2025_02_01_000000_add_status_to_projects_table"], "batch": 1}' in logged
-        # and the rollback finds them: the newest batch is exactly what r2 ran
-        back = staging_host.run("migrate", "--deploy-path", app, "--release", "r2", "--rollback")
-        assert back.code == 0 and back.json["count"] == 2, back.stderr
-    finally:
-        subprocess.run(f"{root} -e 'DROP DATABASE {db}'", shell=True, check=True)
+    assert build(build_host, repository, "v1.1.0", "r2").code == 0
+    up = deliver(build_host, staging_host, "r2")
+    for verb, args in [("release", ["--artifact", up]), ("shared", [])]:
+        assert staging_host.run(verb, "--deploy-path", app, "--release", "r2", *args).code == 0
+    if duration:
+        release = f"{app}/releases/r2"
+        wrapper = NEWER_ARTISAN.replace("FORMAT", duration)
+        staging_host.ssh(
+            f"mv {release}/artisan {release}/artisan.laravel8 && cat > {release}/artisan << 'PHP'\n{wrapper}PHP"
+        )
+    r = staging_host.run("migrate", "--deploy-path", app, "--release", "r2")
+    assert r.code == 0, r.stderr
+    if duration:
+        assert "Migrated:" not in r.stderr and "INFO  Running migrations." in r.stderr and " DONE" in r.stderr
+    assert r.json["migrated"] == [
+        "2025_01_01_000000_create_projects_table",
+        "2025_02_01_000000_add_status_to_projects_table",
+    ]
+    assert r.json["count"] == 2 and r.json["batch"] == 1
+    logged = staging_host.ssh(f"tail -n 1 {app}/.deploy/migrations.log").stdout
+    assert '"2025_02_01_000000_add_status_to_projects_table"], "batch": 1}' in logged
+    # and the rollback finds them: the newest batch is exactly what r2 ran
+    back = staging_host.run("migrate", "--deploy-path", app, "--release", "r2", "--rollback")
+    assert back.code == 0 and back.json["count"] == 2, back.stderr
 
 
 def test_shared_seeds_a_storage_folder_another_user_owns_without_touching_it(build_host, staging_host, repository):
