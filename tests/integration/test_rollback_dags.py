@@ -184,11 +184,14 @@ def test_a_failed_backup_stops_the_release_before_its_migration(sandbox, run_dag
     before = {h: live_on(sandbox, h) for h in PRODUCTION}
     rows, column = projects(sandbox), has_status_column(sandbox)
     backups = app_dir(sandbox) / ".deploy/backups"
-    backups.chmod(0o555)  # the deploy user can no longer write a dump
+    owner = backups.stat()
+    os.chown(backups, 0, 0)  # root's now, as a provisioning script may leave it: the deploy user cannot write a dump
+    backups.chmod(0o755)
     try:
         run = run_dag("release_hotfix", {"version": "v1.2.0", "reason": "ship the welcome page now"})
     finally:
-        backups.chmod(0o755)
+        os.chown(backups, owner.st_uid, owner.st_gid)
+        backups.chmod(0o700)
     assert run.state == "failed"
     assert run.failed_tasks() == ["production.backup_database"]
     assert run.tasks["production.migrate_database"] == "upstream_failed"
