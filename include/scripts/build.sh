@@ -43,12 +43,13 @@ mirror="$workdir/repo.git"
 exec 9>"$workdir/.mirror.lock"
 flock -w 300 9 || die 4 "another build has held $workdir/.mirror.lock for 5 minutes"
 # git_said FILE: what git printed, on one line (its own words are the diagnosis)
-git_said() { grep -v '^$' "$1" | tail -n 4 | tr '\n' ' ' | sed 's/ *$//'; }
+git_said() { { grep -v '^$' "$1" || echo "nothing"; } | tail -n 4 | tr -s ' \n' ' ' | sed 's/ *$//'; }
 gitlog="$workdir/work/.git-$release.err"
 if [ -d "$mirror" ]; then
   log "fetching $repo"
   git -C "$mirror" remote set-url origin "$repo"
-  if ! git -C "$mirror" fetch --quiet --prune --tags origin '+refs/heads/*:refs/heads/*' 2>"$gitlog"; then
+  # not --quiet: a refused tag is said only in git's progress lines
+  if ! git -C "$mirror" fetch --prune --tags origin '+refs/heads/*:refs/heads/*' >"$gitlog" 2>&1; then
     said=$(git_said "$gitlog"); rm -f "$gitlog"
     if [[ $said == *"would clobber existing tag"* ]]; then
       die 4 "cannot fetch $repo: git said: $said. A tag was moved in the repository after it was built here; a release never takes a moved tag silently: tag a new version, or remove $mirror on the build host to accept the moved tag"

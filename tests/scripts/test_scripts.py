@@ -94,7 +94,7 @@ def test_a_moved_tag_is_refused_in_git_s_own_words_with_the_way_out(build_host, 
     origin = f"{build_host.base}/origin.git"
     assert build_host.ssh(f"git clone -q --bare {repository} {origin}").code == 0
     assert build(build_host, origin, "v1.1.0", "r1").code == 0  # the build host's mirror now has v1.1.0
-    moved = f"git -C {origin} tag -f -a v1.1.0 -m moved v1.2.0^{{commit}}"
+    moved = f"git -c user.name=Ops -c user.email=ops@zm.test -C {origin} tag -f -a v1.1.0 -m moved v1.2.0^{{commit}}"
     assert build_host.ssh(moved).code == 0, "the tag moved after it was built"
     r = build(build_host, origin, "v1.1.0", "r2")
     assert r.code == 4
@@ -189,8 +189,9 @@ def test_cleanup_keeps_the_newest_the_live_and_the_previous(build_host, staging_
     assert set(r.json["kept"]) == {"r5", "r4", "r2", "r1"} and r.json["removed"] == ["r3"]
 
 
-def test_backup_is_compressed_checksummed_and_verified(staging_host):
+def test_backup_is_compressed_checksummed_and_verified(staging_host, private_db):
     app = f"{staging_host.base}/app"
+    private_db("CREATE TABLE projects (id INT PRIMARY KEY); INSERT INTO projects VALUES (1)")
     r = staging_host.run("backup", "--deploy-path", app, "--name", "before-r2", "--keep", "2")
     assert r.code == 0, r.stderr
     out = r.json
