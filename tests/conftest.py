@@ -8,7 +8,6 @@ started (or found running) by the ``sandbox`` fixture: nothing is mocked.
 from __future__ import annotations
 
 import os
-import shlex
 import subprocess
 import sys
 import tempfile
@@ -16,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.envfile import load_env_file
 from tests.inbox import Inbox
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -32,16 +32,6 @@ os.environ.update(
     LARAVEL_RELEASE_CONFIG=str(ROOT / "include" / "config" / "environments.yaml"),
 )
 os.environ.pop("AIRFLOW__DATABASE__SQL_ALCHEMY_CONN", None)
-
-
-def load_env_file(path: Path) -> dict[str, str]:
-    """The ``export KEY='value'`` lines of a shell file."""
-    values = {}
-    for line in path.read_text().splitlines():
-        if line.startswith("export "):
-            key, _, value = line[len("export ") :].partition("=")
-            values[key] = shlex.split(value)[0]
-    return values
 
 
 @pytest.fixture(scope="session")

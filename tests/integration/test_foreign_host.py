@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.conftest import load_env_file
+from tests.envfile import load_env_file
 from tests.integration.conftest import ROOT, sql
 
 pytestmark = pytest.mark.integration
