@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import shlex
 import time
 from collections.abc import Iterable, Sequence
@@ -20,6 +21,7 @@ from typing import Any
 from airflow.providers.ssh.hooks.ssh import SSHHook
 from airflow.providers.ssh.operators.ssh import SSHOperator
 from airflow.sdk.exceptions import AirflowException
+from paramiko.ssh_exception import SSHException
 
 from laravel_release.config import PROJECT_ROOT
 
@@ -141,6 +143,10 @@ class RemoteScript(SSHOperator):
     def execute(self, context: Any = None) -> list[dict[str, Any]]:  # type: ignore[override]
         self._aim()
         started = time.monotonic()
+        if self.step in DETACHED_STEPS and self.command != "true" and context:
+            results = self._run_detached(job_id(context["run_id"], context["ti"].task_id, self.host))
+            self.log.info("%s: %s done in %.2fs", self.host, self.step, time.monotonic() - started)
+            return results
         try:
             client = self.get_ssh_client()
         except Exception as err:  # as in connect()
@@ -150,6 +156,72 @@ class RemoteScript(SSHOperator):
         results = parse_results(stdout)
         self.log.info("%s: %s done in %.2fs", self.host, self.step, time.monotonic() - started)
         return results
+
+    def _run_detached(self, job: str) -> list[dict[str, Any]]:
+        """The step as job.sh's job ``job`` on the host: started once (a retry attaches to it), then polled
+        over short sessions until it ends. A dropped session is asked again; the work goes on meanwhile,
+        holding the database lock, and is never started twice."""
+        target = self.target[0] if isinstance(self.target, list) else self.target
+        conn, host, tools = str(self.ssh_conn_id), self.host, target["tools_dir"]
+        where = options(deploy_path=target["deploy_path"], id=job)
+        start = command(tools, "job", extra=[*where, "--start", "--command", str(self.command)])
+        for attempt in range(JOB_START_ATTEMPTS):  # asking again attaches to a job started already
+            try:
+                _, started, err = call(conn, host, start)
+            except (AirflowException, OSError, EOFError, SSHException) as lost:
+                started, err = [], str(lost)
+            if started:
+                break
+            self.log.warning("%s: no answer starting %s (%s): asking again", host, job, error_reason(err))
+            time.sleep(JOB_RECONNECT_SECONDS * (attempt + 1))
+        else:
+            raise RemoteError(f"{host}: {self.step} could not be started as job {job}: {error_reason(err)}")
+        if "error" in started[-1]:
+            raise RemoteError(f"{host}: {self.step} could not be started as job {job}: {started[-1]['error']}")
+        timeout = self.cmd_timeout if isinstance(self.cmd_timeout, (int, float)) else 1800
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                code, out, err = _exec(
+                    conn,
+                    host,
+                    command(tools, "job", extra=[*where, "--wait", str(JOB_POLL_SECONDS)]),
+                    timeout=JOB_POLL_SECONDS + 60,
+                )
+                if code == SESSION_LOST:
+                    raise EOFError("the session closed without an exit status")
+            except (AirflowException, OSError, EOFError, SSHException) as lost:  # the session, not the job
+                if time.monotonic() > deadline:
+                    raise
+                self.log.warning("%s: lost the session while %s runs (%s): it goes on; asking again", host, job, lost)
+                time.sleep(JOB_RECONNECT_SECONDS)
+                continue
+            if code != JOB_RUNNING:
+                break
+            if time.monotonic() > deadline:
+                raise RemoteError(
+                    f"{host}: {self.step} is still running after {self.cmd_timeout} s (job {job}): it holds the "
+                    f"database lock until it ends; its output is in {target['deploy_path']}/.deploy/jobs/{job}. "
+                    "Wait for it before any other database step."
+                )
+        for line in err.splitlines():
+            self.log.info("%s: %s", host, line)
+        self.raise_for_status(code, err.encode())
+        return parse_results(out)
+
+
+# the steps that run as job.sh jobs: long database work that must outlive a dropped session
+DETACHED_STEPS = ("backup", "migrate", "database")
+JOB_POLL_SECONDS = 20
+JOB_RUNNING = 75  # job.sh --wait: not ended yet
+SESSION_LOST = -1  # paramiko's exit status of a channel closed before the command ended
+JOB_RECONNECT_SECONDS = 2
+JOB_START_ATTEMPTS = 3
+
+
+def job_id(run_id: str, task_id: str, host: str) -> str:
+    """A job's name on the host: the same for every try of one task of one run (a retry attaches)."""
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", f"{task_id}-{host}-{run_id}")[:200]
 
 
 def as_host(host: str, cmd: str) -> str:
