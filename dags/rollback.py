@@ -12,8 +12,9 @@ its version; default: the previous good release) and `mode`:
 - `migrations`: the switch, then the bad release's migrations undone (old code
   tolerates an added column; new code breaks on a dropped one).
 - `restore`: the switch, then the backup taken before the bad release restored.
-  Rows written since are lost: the decision shows how many, and you type
-  `restore <environment>` in `confirm`.
+  Rows written since are lost: the run waits in Required Actions for one of the
+  environment's approvers, who sees how many per table and types
+  `restore <environment> <release>` to approve.
 
 The environment is frozen while the rollback runs, the release left behind is
 marked bad (never chosen as a target again), health and version are verified on

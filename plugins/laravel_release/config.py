@@ -67,7 +67,8 @@ _ENV_SETTINGS = {
             "copy_command": {"type": "string", "minLength": 1},
         },
     },
-    # who signs off a release in this environment before the next stage (used for uat)
+    # who signs off a release in this environment before the next stage (uat), and who approves a
+    # restore of this environment's database (the rollback DAG's Required Action)
     "signoff": {
         "type": "object",
         "additionalProperties": False,
@@ -348,7 +349,7 @@ class Environment:
     min_free_mb: int
     backup_keep: int  # the database is always backed up before migrations; this many backups are kept
     backup_copy_command: str = ""  # copies each verified dump off the host; prints the copy's sha256
-    approvers: tuple[str, ...] = ()  # Airflow users who may sign off a release here; empty: any user with access
+    approvers: tuple[str, ...] = ()  # who may sign off a release here, or approve a restore; empty: any user
     signoff_url: str = ""  # an approval service polled for the same sign-off (see gates.external_signoff)
     signoff_timeout_hours: float | None = None  # None: the release type's policy
     signoff_poll_seconds: int = 60

@@ -282,7 +282,8 @@ def rollback_dag(doc_md: str | None = None) -> DAG:
                 title="Mode",
                 description="code: switch back only (the default). migrations: switch back, then undo the "
                 "migrations the bad release ran. restore: switch back, then restore the backup taken before "
-                "the bad release (rows written since are lost; needs 'confirm').",
+                "the bad release (rows written since are lost): it waits for an approver in Required Actions, who "
+                "sees the rows it loses and types its confirmation.",
             ),
             "reason": Param(type="string", minLength=10, title="Reason", description="Why (the incident)."),
             "skip_unreachable": Param(
@@ -298,13 +299,6 @@ def rollback_dag(doc_md: str | None = None) -> DAG:
                 title="Take over the lock",
                 description="Take the environment's lock from a release run that still holds it (stuck, or being "
                 "rolled back by hand), instead of waiting for it. Stop that run first if it has not ended.",
-            ),
-            "confirm": Param(
-                None,
-                type=["null", "string"],
-                title="Confirm a restore",
-                description="For mode restore only: type 'restore <environment> <release rolled back from>', "
-                "e.g. 'restore production 20261126T020000-v1.3.0' (the refusal says the exact words).",
             ),
         },
         tags=["release", "rollback"],

@@ -193,6 +193,9 @@ ROLLBACK = ReleaseType(
     passes_freeze=True,
 )
 
+# How long a restore's Required Action waits for an approver; unanswered, nothing is restored.
+RESTORE_DECISION_HOURS = 24
+
 # A p95 baseline below this is counted as this when judging degradation, so that
 # 4 ms becoming 9 ms on an idle page is not "125% slower".
 DEGRADATION_FLOOR_SECONDS = 0.1

@@ -219,7 +219,10 @@ def test_every_environment_is_judged_after_the_switch_and_branches_to_its_rollba
         assert judge.downstream_task_ids == {f"{env}.release_verified", f"{env}.rollback.decide_rollback"}
         assert {
             t.removeprefix(f"{env}.rollback.") for t in dag.task_ids if t.startswith(f"{env}.rollback.")
-        } == ROLLBACK_GROUP
+        } == ROLLBACK_GROUP | {"offer_restore"}
+        # a release's own rollback never restores: it offers a restore, in a rollback run of its own
+        offer = dag.get_task(f"{env}.rollback.offer_restore")
+        assert offer.upstream_task_ids == {f"{env}.rollback.decide_rollback"} and offer.trigger_dag_id == "rollback"
         # the lock is given back after either branch
         assert {f"{env}.cleanup_releases", f"{env}.rollback.record_rollback"} <= dag.get_task(
             f"{env}.release_environment"
@@ -253,7 +256,12 @@ def test_each_stage_announces_its_start_and_its_outcome_and_production_its_windo
 
 def test_the_rollback_dag_is_the_same_task_group_inside_its_own_lock(dagbag):
     dag = dagbag.dags["rollback"]
-    assert {t.removeprefix("rollback.") for t in dag.task_ids if t.startswith("rollback.")} == ROLLBACK_GROUP
+    assert {t.removeprefix("rollback.") for t in dag.task_ids if t.startswith("rollback.")} == ROLLBACK_GROUP | {
+        "approve_restore"
+    }
+    # a restore waits for a person: between the decision and the first change
+    assert dag.get_task("rollback.approve_restore").upstream_task_ids == {"rollback.decide_rollback"}
+    assert "rollback.approve_restore" in dag.get_task("rollback.switch_back").upstream_task_ids
     claim, give_back = dag.get_task("claim_environment"), dag.get_task("release_environment")
     assert claim.is_setup and give_back.is_teardown
     assert "claim_environment" in dag.get_task("rollback.decide_rollback").upstream_task_ids
@@ -266,7 +274,6 @@ def test_the_rollback_dag_is_the_same_task_group_inside_its_own_lock(dagbag):
         "reason",
         "skip_unreachable",
         "take_over_lock",
-        "confirm",
     }
     assert dag.params["mode"] == "code"
 

@@ -12,7 +12,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from laravel_release.client import ApiError
-from tests.integration.conftest import served_version
+from tests.integration.conftest import ROOT, served_version, sql
 
 pytestmark = pytest.mark.e2e
 
@@ -225,6 +225,59 @@ def test_a_trigger_that_trips_while_production_is_watched_rolls_it_back(api, con
     assert "ROLLED BACK production" in api.task_log("release_hotfix", run_id, "production.rollback.record_rollback")
     assert live_releases(e2e_sandbox) == before  # back on the release that was live before
     assert {h: served_version(h) for h in PRODUCTION} == dict.fromkeys(PRODUCTION, "v1.2.0")
+
+
+def test_a_database_stopped_during_the_watch_rolls_the_code_back_and_only_offers_a_restore(
+    api, login, configure, e2e_sandbox
+):
+    def watch_a_minute(data):
+        data["environments"]["production"]["watch_minutes"] = 1
+        data["environments"]["production"]["signoff"] = {"approvers": ["admin", "alice"]}
+
+    configure(watch_a_minute)
+    before = live_releases(e2e_sandbox)
+    run_id = api.trigger("release_hotfix", {"version": "v1.2.0", "reason": "rebuild with the patched base image"})
+    watch = "production.watch_release"
+    assert wait_for_task(api, "release_hotfix", run_id, watch, ("up_for_reschedule", "success", "failed")) == (
+        "up_for_reschedule"
+    )
+    bad = live_releases(e2e_sandbox)["production-1"]
+    sql(
+        e2e_sandbox, "INSERT INTO zena_production.projects (name, created_at, updated_at) VALUES ('Live', NOW(), NOW())"
+    )
+    rows = sql(e2e_sandbox, "SELECT COUNT(*) FROM zena_production.projects")
+    socket = e2e_sandbox / "mariadb" / "run" / "mariadb.sock"
+    subprocess.run(["mariadb-admin", "--no-defaults", f"--socket={socket}", "-uroot", "shutdown"], check=True)
+    try:  # a blip: the database is back once the watch has seen it gone
+        wait_for_task(api, "release_hotfix", run_id, watch, ("success", "failed"), timeout=120)
+    finally:
+        subprocess.run([str(ROOT / "include/sandbox/target.sh"), "start"], check=True, capture_output=True)
+    assert api.wait("release_hotfix", run_id, timeout=300) == "failed"
+    states = api.task_states("release_hotfix", run_id)
+    assert "database connectivity failures" in api.task_log("release_hotfix", run_id, "production.judge_release")
+    decided = api.task_log("release_hotfix", run_id, "production.rollback.decide_rollback")
+    assert f"ROLLBACK of production: {bad} -> {before['production-1']}" in decided and "mode code" in decided
+    assert states["production.rollback.record_rollback"] == "failed"  # rolled back: the run fails
+    assert live_releases(e2e_sandbox) == before
+    # no restore: every row written while the release was live is still there
+    assert sql(e2e_sandbox, "SELECT COUNT(*) FROM zena_production.projects") == rows
+    assert not (e2e_sandbox / "hosts/production-1/app/.deploy/restores.log").exists()
+
+    # ... but one is offered: a rollback run waits for production's approvers, the rows it would lose shown
+    assert states["production.rollback.offer_restore"] == "success"
+    offer = f"restore_offer__{run_id}"
+    gate = "rollback.approve_restore"
+    wait_for_task(api, "rollback", offer, gate, ("awaiting_input", "failed", "success"))
+    (form,) = api.pending_signoffs("rollback", offer)
+    assert f"backup taken before {bad}" in form.subject and "Rows written since the backup" in form.body
+    assert "the code is back on" in form.body  # this run restores the database only
+    with pytest.raises(ApiError, match=r"HTTP 403.*mallory.*not a respondent"):
+        login("mallory").answer("rollback", offer, gate, "Approve", inputs={"confirm": f"restore production {bad}"})
+    login("alice").answer("rollback", offer, gate, "Reject", comment="the data is fine")
+    assert api.wait("rollback", offer, timeout=300) == "failed"
+    assert "rejected by alice: the data is fine. Nothing was restored" in api.task_log("rollback", offer, gate)
+    assert sql(e2e_sandbox, "SELECT COUNT(*) FROM zena_production.projects") == rows
+    assert not (e2e_sandbox / "hosts/production-1/app/.deploy/freeze").exists()
 
 
 def test_the_rest_api_refuses_a_malformed_version_before_any_task_runs(api):

@@ -6,6 +6,8 @@ import copy
 import json
 import logging
 import subprocess
+import threading
+import time
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
@@ -87,6 +89,60 @@ def run_dag(dags, capfd, caplog):
         return Run(state, tasks, out + err)
 
     return run
+
+
+class Answer(threading.Thread):
+    """Answers a Required Action of the run ``dag.test()`` is running, as the REST API's PATCH does (the
+    same rows, the same resume): ``dag.test()`` waits for an answer recorded from outside. Start it
+    before the run; ``asked`` is the request as it was shown (subject, body, assigned users). Should
+    answering fail, the task is failed instead, so that the run ends and the test says why."""
+
+    def __init__(self, task_id: str, option: str, by: str = "admin", **inputs: str) -> None:
+        super().__init__(daemon=True)
+        self.task_id, self.option, self.by, self.inputs = task_id, option, by, inputs
+        self.asked: dict = {}
+        self.error: BaseException | None = None
+
+    def run(self) -> None:
+        from airflow.models.hitl import HITLDetail
+        from airflow.models.taskinstance import TaskInstance
+        from airflow.models.trigger import handle_event_submit
+        from airflow.triggers.base import TriggerEvent
+        from airflow.utils import timezone
+        from airflow.utils.session import create_session
+        from airflow.utils.state import TaskInstanceState
+        from sqlalchemy import select
+
+        deadline = time.monotonic() + 900
+        while time.monotonic() < deadline:
+            with create_session() as session:
+                waiting = select(TaskInstance).where(
+                    TaskInstance.task_id == self.task_id, TaskInstance.state == TaskInstanceState.AWAITING_INPUT
+                )
+                ti = session.scalars(waiting).first()
+                detail = session.get(HITLDetail, ti.id) if ti is not None else None
+                if ti is not None and detail is not None:
+                    try:
+                        self.asked = {"subject": detail.subject, "body": detail.body, "assigned": detail.assignees}
+                        detail.responded_by = {"id": self.by, "name": self.by}
+                        detail.responded_at = timezone.utcnow()
+                        detail.chosen_options = [self.option]
+                        detail.params_input = self.inputs
+                        event = TriggerEvent(detail.as_resume_event_payload())
+                        handle_event_submit(event, task_instance=ti, session=session)
+                    except Exception as err:
+                        self.error = err
+                        session.rollback()
+                        ti.state = TaskInstanceState.FAILED
+                        session.merge(ti)
+                    return
+            time.sleep(0.5)  # polls the run's state, as the UI would
+        self.error = TimeoutError(f"{self.task_id} never asked for an answer")
+
+    def join(self, timeout: float | None = None) -> None:
+        super().join(timeout)
+        if self.error:
+            raise AssertionError(f"answering {self.task_id} failed: {self.error!r}") from self.error
 
 
 def served_version(host: str) -> str | None:

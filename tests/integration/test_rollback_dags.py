@@ -14,11 +14,12 @@ import signal
 import subprocess
 import threading
 import time
+import uuid
 from pathlib import Path
 
 import pytest
 
-from tests.integration.conftest import ROOT, STAKEHOLDERS, served_version, sql
+from tests.integration.conftest import ROOT, STAKEHOLDERS, Answer, served_version, sql
 
 pytestmark = pytest.mark.integration
 
@@ -82,14 +83,20 @@ def test_v1_0_0_then_v1_1_0_go_live(sandbox, run_dag):
     assert "migrations: 2025_02_01_000000_add_status_to_projects_table: additive" in run.log
 
 
-def test_a_restore_without_its_confirmation_is_refused_and_changes_nothing(sandbox, run_dag):
+def test_a_restore_waits_for_an_approver_and_a_rejection_changes_nothing(sandbox, run_dag):
     before = {h: live_on(sandbox, h) for h in PRODUCTION}
     write_a_project(sandbox, "Written after v1.1.0")
+    answer = Answer("rollback.approve_restore", "Reject", by="admin", comment="the rows are fine")
+    answer.start()
     run = rollback(run_dag, mode="restore")
-    assert run.state == "failed" and run.failed_tasks() == ["rollback.decide_rollback"]
-    assert f"type 'restore production {before['production-1']}' in 'confirm'" in run.log  # names the release
-    assert "1 rows written since would be lost" in run.log
-    assert_untouched(sandbox, before)
+    answer.join()
+    assert run.state == "failed" and run.failed_tasks() == ["rollback.approve_restore"]
+    assert "restore of production: rejected by admin: the rows are fine. Nothing was restored" in run.log
+    # the form went to production's approvers, with the rows the restore would lose and the words to type
+    assert answer.asked["assigned"] == [{"id": "admin", "name": "admin"}]
+    assert "- `projects`: 1\n" in answer.asked["body"] and "(1 in all)" in answer.asked["body"]
+    assert f"type `restore production {before['production-1']}` in Confirmation" in answer.asked["body"]
+    assert_untouched(sandbox, before)  # the freeze the run set is lifted, the lock given back
     assert projects(sandbox) == 4
 
 
@@ -211,16 +218,31 @@ def test_mode_restore_puts_back_the_backup_taken_before_the_bad_release(sandbox,
     )
     write_a_project(sandbox, "Written after v1.2.0")
     bad = live_on(sandbox, "production-1")
-    wrong = rollback(run_dag, mode="restore", confirm="restore production")  # the old words name no release
-    assert wrong.state == "failed" and f"type 'restore production {bad}'" in wrong.log
-    run = rollback(run_dag, mode="restore", confirm=f"restore production {bad}")
+    answer = Answer("rollback.approve_restore", "Approve", confirm="restore production")  # names no release
+    answer.start()
+    wrong = rollback(run_dag, mode="restore")
+    answer.join()
+    assert wrong.state == "failed" and f"not 'restore production {bad}'" in wrong.log
+    assert live_on(sandbox, "production-1") == bad  # nothing switched
+    answer = Answer("rollback.approve_restore", "Approve", confirm=f"restore production {bad}", comment="INC-42")
+    answer.start()
+    run = rollback(run_dag, mode="restore")
+    answer.join()
     assert run.state == "success", run.failed_tasks()
+    assert "RESTORE of production approved: approved by admin: INC-42" in run.log
     assert "RESTORE: the 2 rows written since the backup are lost" in run.log  # one added, one changed
     assert {h: served_version(h) for h in PRODUCTION} == {h: "v1.0.0" for h in PRODUCTION}
     # the database is the backup's: every row from before v1.2.0, none written after
     assert (projects(sandbox), has_status_column(sandbox)) == (rows, column)
     assert sql(sandbox, "SELECT COUNT(*) FROM zena_production.projects WHERE name = 'Written after v1.1.0'") == "1"
     assert sql(sandbox, "SELECT status FROM zena_production.projects WHERE name = 'Mobile app'") == "active"
+    # the same restore asked again, as one offered after a release's own rollback asks it (the code is
+    # back already, the release it is from marked bad): refused, so no row written since is lost
+    live = live_on(sandbox, "production-1")
+    again = rollback(run_dag, mode="restore", target=live, **{"from": bad})
+    assert again.state == "failed" and again.failed_tasks() == ["rollback.decide_rollback"]
+    assert f"the backup taken before {bad} was restored already (at " in again.log
+    assert live_on(sandbox, "production-1") == live
 
 
 def cut_sessions(sshd: int) -> None:
@@ -270,6 +292,43 @@ def test_an_upload_cut_midway_leaves_nothing_that_looks_complete_and_a_retry_is_
     assert size == 200_000_000 and Path(target).stat().st_size == size and not partial.exists()
     Path(target).unlink()
     Path(source).unlink()
+
+
+def test_a_database_step_whose_session_drops_goes_on_once_and_is_polled_to_its_end(sandbox, capfd):
+    from types import SimpleNamespace
+
+    from laravel_release import config, remote
+
+    host = config.load().environment("staging").primary
+    remote.install_tools(host.ssh_conn_id, host.name, host.tools)
+    run_id = f"manual__cut-{uuid.uuid4().hex[:8]}"
+    counter = f"/tmp/zena-{run_id}.count"
+    step = f'echo run >> {counter}; sleep 6; echo \'{{"verb": "migrate", "migrated": ["slow"]}}\''
+    target = {
+        "host": host.name,
+        "ssh_conn_id": host.ssh_conn_id,
+        "tools_dir": host.tools,
+        "deploy_path": host.deploy_path,
+        "commands": {"migrate": step},
+        "timeouts": {"migrate": 120},
+    }
+    task = remote.RemoteScript(task_id="migrate_database", step="migrate", target=target)
+    job = Path(host.deploy_path) / ".deploy/jobs" / remote.job_id(run_id, "migrate_database", host.name)
+    results: list = []
+    context = {"run_id": run_id, "ti": SimpleNamespace(task_id="migrate_database")}
+    worker = threading.Thread(target=lambda: results.extend(task.execute(context)))
+    worker.start()
+    deadline = time.monotonic() + 30
+    polling = ["pgrep", "-f", "--", f"--id {job.name} --wait"]
+    while not ((job / "pid").exists() and subprocess.run(polling, capture_output=True).returncode == 0):
+        assert time.monotonic() < deadline, "the job never started, or nothing polls it"
+        time.sleep(0.05)
+    cut_sessions(int((sandbox / "hosts/staging-1/run/sshd.pid").read_text()))  # the session polling it drops
+    worker.join(timeout=120)
+    assert results == [{"verb": "migrate", "migrated": ["slow"]}]  # the task asked again and got the job's own answer
+    assert "lost the session while" in "".join(capfd.readouterr())  # the task's log, on this process's output
+    assert Path(counter).read_text().split() == ["run"]  # started once, never again
+    Path(counter).unlink()
 
 
 def test_php_fpm_down_on_one_production_host_rolls_the_whole_environment_back(sandbox, run_dag, inbox):

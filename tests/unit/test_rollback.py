@@ -61,7 +61,6 @@ def test_an_automatic_rollback_is_always_code_only():
         "mode": "code",
         "reason": "ROLLBACK TRIGGER error rate",
         "trigger_text": "ROLLBACK TRIGGER error rate\nmore",  # every trigger that tripped, for the incident
-        "confirm": "",
         "trigger": "error_rate",
     }
     # data loss too: a restore drops every row written since the backup, so it is always a person's decision
@@ -76,7 +75,6 @@ def test_the_rollback_dag_request_keeps_what_was_asked():
         "target": "",
         "mode": "restore",
         "reason": "INC-7 on uat",
-        "confirm": "restore uat r3",
     }
     assert rollback_request(asked) == {
         "environment": "uat",
@@ -84,7 +82,6 @@ def test_the_rollback_dag_request_keeps_what_was_asked():
         "target": None,
         "mode": "restore",
         "reason": "INC-7 on uat",
-        "confirm": "restore uat r3",
         "trigger": "",
     }
     assert rollback_request({**asked, "from": None})["bad_release"] is None  # filled in from what is live
@@ -92,6 +89,48 @@ def test_the_rollback_dag_request_keeps_what_was_asked():
 
 def test_a_restore_confirmation_names_the_environment_and_the_release():
     assert confirmation("production", "v1.3.0-x") == "restore production v1.3.0-x"
+
+
+def test_a_restore_after_the_code_went_back_is_recognised_only_as_offered():
+    from laravel_release.steps.rollback import code_rolled_back
+
+    # r4 was rolled back from (marked bad), r3 is live: a restore "from r4 to r3" restores the database only
+    offered = {"bad_release": "r4", "target": "r3", "mode": "restore"}
+    assert code_rolled_back(offered, status())
+    assert code_rolled_back({**offered, "target": "v1.2.0"}, status())  # the live release's version too
+    assert not code_rolled_back({**offered, "target": None}, status())  # a plain retry: refused as before
+    assert not code_rolled_back({**offered, "target": "r2"}, status())  # another switch: not this
+    assert not code_rolled_back({**offered, "bad_release": "r2"}, status())  # r2 is not marked bad
+
+
+def test_a_backup_restored_once_is_not_restored_again(monkeypatch):
+    from laravel_release.steps import rollback
+
+    log = '{"time": "t1", "restored": "r4", "database": "d", "safety_dump": "before-restore-1", "user": "deploy"}\n{"tr'
+    monkeypatch.setattr(rollback.remote, "read_file", lambda conn, host, path: log)
+    assert rollback.restored_before(HOST, "r4") == "at t1 by deploy, safety dump before-restore-1"
+    assert rollback.restored_before(HOST, "r3") == ""
+
+
+def test_the_restore_form_shows_the_rows_it_loses_and_what_to_type():
+    from laravel_release.steps.rollback import restore_form
+
+    decision = {
+        "environment": "production",
+        "from": "r4",
+        "version": "v1.2.0",
+        "reason": "INC-9: totals wrong",
+        "rows_since_backup": 7,
+        "rows_per_table": {"projects": 5, "users": 2, "tasks": 0},
+        "backup_taken": "2026-12-03T02:00:00",
+        "summary": ["ROLLBACK of production: r4 -> r3 (v1.2.0), mode restore"],
+    }
+    form = restore_form(decision)
+    assert "- `projects`: 5\n- `users`: 2" in form and "`tasks`" not in form
+    assert "(7 in all)" in form and "taken **2026-12-03T02:00:00 UTC**" in form
+    assert "type `restore production r4`" in form and "safety dump" in form and "503" in form
+    unknown = restore_form({**decision, "rows_since_backup": None, "rows_per_table": {}})
+    assert "**not known**" in unknown
 
 
 def test_each_host_switches_back_and_only_the_primary_touches_the_database():

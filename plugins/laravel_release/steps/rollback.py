@@ -1,19 +1,26 @@
 """Roll an environment back: the task group of the release DAGs (automatic) and of the rollback DAG.
 
-    decide_rollback ─> switch_back (every host) ─> rollback_database (primary) ─> verify_rollback (every host)
-                    ─> record_rollback ─> escalate (steps.announce: the escalation matrix, while unresolved)
+    decide_rollback [─> approve_restore] ─> switch_back (every host) ─> rollback_database (primary)
+                    ─> verify_rollback (every host) ─> record_rollback ─> escalate (steps.announce: the
+                    escalation matrix, while unresolved)
+                   [─> offer_restore (a release's own rollback)]
 
 The seed's process: ``decide_rollback`` freezes the environment, shows the
 decision inputs (the target, whether a code-only rollback is safe for the
 release being left, how many rows were written since its backup) and refuses
-what would be wrong (a target that is not kept, a restore without its
-confirmation). ``switch_back`` is rollback.sh on each host: the atomic switch of
-``current`` backwards, the release left marked bad. The database step then
-undoes the bad release's migrations or restores its pre-release backup, if
-asked. ``verify_rollback`` checks health and version on every host, and
+what would be wrong (a target that is not kept, a second restore of
+a backup restored already). ``approve_restore`` (the rollback DAG) is the
+Required Action a restore waits on: the environment's approvers see the rows it
+would lose and type its confirmation; any other mode passes it at once.
+``switch_back`` is rollback.sh on each host: the atomic switch of ``current``
+backwards, the release left marked bad. The database step then undoes the
+bad release's migrations or restores its pre-release backup, if asked.
+``verify_rollback`` checks health and version on every host, and
 ``record_rollback`` lifts the freeze and records the rollback. A rollback that
 fails keeps the environment frozen. The incident is announced when it is
-decided and its resolution when it is recorded (notify.py).
+decided and its resolution when it is recorded (notify.py). A release's own
+rollback is code only; when a data or database trigger caused it, ``offer_restore``
+starts a rollback DAG run that restores the backup only if an approver says so.
 """
 
 from __future__ import annotations
@@ -21,12 +28,15 @@ from __future__ import annotations
 import json
 import logging
 import time
+from datetime import timedelta
 from typing import Any
 
-from airflow.sdk import TaskGroup, get_current_context, task
-from airflow.sdk.exceptions import AirflowException, AirflowFailException
+from airflow.providers.standard.operators.hitl import ApprovalOperator
+from airflow.providers.standard.operators.trigger_dagrun import TriggerDagRunOperator
+from airflow.sdk import Param, TaskGroup, get_current_context, task
+from airflow.sdk.exceptions import AirflowException, AirflowFailException, AirflowSkipException
 
-from laravel_release import config, gates, migrations, notify, plan, remote, verify
+from laravel_release import config, gates, migrations, notify, plan, policy, remote, verify
 from laravel_release.remote import RemoteScript
 from laravel_release.steps import announce
 from laravel_release.steps.judge import measure_database
@@ -156,7 +166,6 @@ def rollback_request(params: dict[str, Any]) -> dict[str, Any]:
         "target": params.get("target") or None,
         "mode": params.get("mode") or "code",
         "reason": params["reason"],
-        "confirm": params.get("confirm") or "",
         "trigger": "",
     }
 
@@ -166,8 +175,6 @@ def plan_rollback(**context: Any) -> dict[str, Any]:
     """The rollback DAG's request, checked: the environment's connections, the scripts on its hosts,
     and who holds its lock while the rollback runs (``owner``)."""
     params = context["params"]
-    if params.get("mode") == "restore" and not params.get("confirm"):
-        log.warning("mode restore without 'confirm': expect a refusal that says what to type")
     request = rollback_request(params)
     cfg = config.load()
     env = cfg.environment(request["environment"])
@@ -218,7 +225,6 @@ def automatic_request(release_plan: dict[str, Any], verdict: dict[str, Any]) -> 
         "mode": "code",
         "reason": verdict["text"].splitlines()[0],
         "trigger_text": verdict["text"],
-        "confirm": "",
         "trigger": verdict["trigger"],
     }
 
@@ -260,7 +266,8 @@ def decide_rollback(
     status = statuses[primary.name]
     if not status["current"]:
         raise RollbackRefused(f"nothing is live on {primary.name}: there is nothing to roll back. Nothing was changed.")
-    bad = status["current"]
+    code_done = mode == "restore" and code_rolled_back(request, status)
+    bad = request["bad_release"] if code_done else status["current"]
     if request.get("bad_release") and request["bad_release"] != bad:
         serving = ", ".join(f"{n} serves {st['current']}" for n, st in statuses.items())
         raise RollbackRefused(
@@ -268,7 +275,9 @@ def decide_rollback(
             f"({serving}): it was rolled back already, the switch did not happen there, or someone changed it "
             "since. Nothing was changed. Check the hosts, and trigger a new rollback from what is live if needed."
         )
-    target = resolve_target(request.get("target"), status)
+    target = (
+        next(r for r in status["releases"] if r["live"]) if code_done else resolve_target(request.get("target"), status)
+    )
     for name, st in statuses.items():  # every host must keep the target
         if not any(r["release"] == target["release"] for r in st["releases"]):
             raise RollbackRefused(
@@ -283,17 +292,12 @@ def decide_rollback(
                 f"there is no backup taken before {bad} on {primary.name}: use mode code or migrations. "
                 "Nothing was changed."
             )
-        if lost is None:
+        restored = restored_before(primary, bad)
+        if restored:
             raise RollbackRefused(
-                f"the database on {primary.name} does not answer, so what a restore of the backup before {bad} "
-                "would lose cannot be shown: bring the database back, then trigger the restore again. "
-                "Nothing was changed."
-            )
-        if request["confirm"] != confirmation(env.name, bad):
-            raise RollbackRefused(
-                f"mode restore replaces the database with the backup taken {backup['taken']} UTC before {bad}: "
-                f"{lost} rows written since would be lost ({per_table}). To go ahead, type "
-                f"'{confirmation(env.name, bad)}' in 'confirm'. Nothing was changed."
+                f"the backup taken before {bad} was restored already ({restored}): restoring it again would lose "
+                "every row written since. Nothing was changed. If that is what you want, restore.sh does it by "
+                "hand (see README.md, Break-glass)."
             )
     owner = f"{ctx['dag'].dag_id}/{ctx['run_id']}"
     earlier_freeze = freeze_for_rollback(primary, bad, request["reason"], owner)
@@ -317,13 +321,20 @@ def decide_rollback(
             else "none"
         ),
     ]
+    if code_done:
+        lines.append(f"the code is back on {target['release']} already: this run restores the database only")
     if mode == "restore":
-        lines.append(f"RESTORE: the {lost} rows written since the backup are lost")
+        lines.append(
+            f"RESTORE: the {lost} rows written since the backup are lost"
+            if lost is not None
+            else "RESTORE: the rows written since the backup are lost (how many is not known: the database did "
+            "not answer the counts; restore.sh changes nothing while it does not answer)"
+        )
+        lines.append(f"waiting for an approver in Required Actions ('{confirmation(env.name, bad)}')")
     elif request["trigger"] in ("data", "database") and backup:
         lines.append(
             f"a restore of the backup before {bad} is a person's decision, never automatic (it loses every row "
-            f"written since): if the data needs it, trigger the rollback DAG with mode restore and confirm "
-            f"'{confirmation(env.name, bad)}'"
+            "written since): a rollback run offers it in Required Actions (offer_restore)"
         )
     if earlier_freeze:
         lines.append(f"the freeze set by {earlier_freeze.get('by')} stays: {earlier_freeze.get('reason')}")
@@ -355,6 +366,10 @@ def decide_rollback(
         "trigger": request["trigger"],
         "code_only_safe": not destructive,
         "rows_since_backup": lost,
+        "rows_per_table": per_table,
+        "backup_taken": backup["taken"] if backup else None,
+        "code_rolled_back": code_done,
+        "summary": lines,
         "owner": owner,
         "started": started,
         "earlier_freeze": earlier_freeze,
@@ -364,6 +379,31 @@ def decide_rollback(
         decision["trigger_text"] = request["trigger_text"]
     decision["statuspage_incident"] = announce_incident(cfg, decision, ctx)
     return [{**h, "decision": decision} for h in hosts]
+
+
+def code_rolled_back(request: dict[str, Any], status: dict[str, Any]) -> bool:
+    """A restore asked for after the code went back already (as ``offer_restore`` asks after a release's
+    own rollback): the release it is from is kept and marked bad, and the target named is the live one."""
+    wanted = request.get("bad_release")
+    return (
+        bool(wanted)
+        and wanted != status["current"]
+        and request.get("target") in (status["current"], status["version"])
+        and any(r["release"] == wanted and r["bad"] for r in status["releases"])
+    )
+
+
+def restored_before(primary: config.Host, backup: str) -> str:
+    """When and by whom the backup named ``backup`` was restored on this environment already ("" if never)."""
+    text = remote.read_file(primary.ssh_conn_id, primary.name, f"{primary.deploy_path}/.deploy/restores.log") or ""
+    for line in reversed(text.splitlines()):
+        try:
+            entry = json.loads(line)
+        except ValueError:
+            continue
+        if entry.get("restored") == backup:
+            return f"at {entry.get('time')} by {entry.get('user')}, safety dump {entry.get('safety_dump')}"
+    return ""
 
 
 def freeze_for_rollback(primary: config.Host, bad: str, reason: str, owner: str) -> dict[str, Any] | None:
@@ -388,6 +428,125 @@ def announce_incident(cfg: config.Config, decision: dict[str, Any], context: Any
     returns the status page incident's id ("" without one)."""
     message = notify.incident(cfg.app_name, decision, announce.link(context))
     return str(announce.send_incident(cfg, message, context, decision).get("statuspage_incident", ""))
+
+
+def restore_form(decision: dict[str, Any]) -> str:
+    """The Required Action's text: what the restore puts back and what it loses, in rows per table."""
+    env, bad = decision["environment"], decision["from"]
+    rows = decision["rows_per_table"]
+    lost = (
+        "\n".join(f"- `{t}`: {n}" for t, n in sorted(rows.items()) if n) or "- none counted"
+        if decision["rows_since_backup"] is not None
+        else "- **not known**: the database did not answer the counts (a restore changes nothing while it does not)"
+    )
+    return (
+        f"**Restore {env}'s database** to the backup taken **{decision['backup_taken']} UTC**, before {bad}. "
+        f"{env} serves {decision['version']} after this run.\n\n"
+        f"Why: {decision['reason']}\n\n"
+        f"**Rows written since the backup, lost by the restore** ({decision['rows_since_backup']} in all):\n{lost}\n\n"
+        "restore.sh takes a safety dump of the database as it is now first (the way back), and the app answers "
+        "503 (maintenance) while the backup loads.\n\n"
+        f"To restore, type `{confirmation(env, bad)}` in Confirmation and Approve. Reject keeps the data "
+        "as it is; nothing is changed.\n\n**Decision inputs**\n\n"
+        + "\n".join(f"- {line}" for line in decision["summary"])
+    )
+
+
+class RestoreGate(ApprovalOperator):
+    """A restore waits here for one of the environment's approvers (Required Actions), who sees the rows
+    it loses and types its confirmation, naming the release. Any other mode passes at once. Reject, a
+    wrong confirmation or no answer within ``policy.RESTORE_DECISION_HOURS`` change nothing: the run
+    fails and lifts the freeze it set."""
+
+    def __init__(self, *, params: Any = None, **kwargs: Any) -> None:
+        del params  # the DAG's params: not part of this form
+        form = {
+            "confirm": Param(
+                None,
+                type=["null", "string"],
+                title="Confirmation",
+                description="restore <environment> <release rolled back from>, as the text above says.",
+            ),
+            "comment": Param(None, type=["null", "string"], title="Comment", description="Why (kept in the log)."),
+        }
+        super().__init__(
+            subject="Restore a database backup?",
+            defaults=self.REJECT,
+            response_timeout=timedelta(hours=policy.RESTORE_DECISION_HOURS),
+            params=form,
+            **kwargs,
+        )
+
+    def _decision(self, context: Any) -> dict[str, Any]:
+        decided = context["ti"].xcom_pull(task_ids=f"{self.task_group.group_id}.decide_rollback")  # type: ignore[union-attr]
+        return dict(decided[0]["decision"])
+
+    def execute(self, context: Any) -> Any:
+        decision = self._decision(context)
+        if decision["mode"] != "restore":
+            self.log.info("mode %s: no restore, nothing to approve", decision["mode"])
+            return None
+        env = config.load().environment(decision["environment"])
+        self.assigned_users = [{"id": name, "name": name} for name in env.approvers] or None
+        self.subject = f"Restore {env.name}'s database to the backup taken before {decision['from']}?"
+        self.body = restore_form(decision)
+        self.log.info(
+            "restore of %s waits for %s (Required Actions); unanswered for %s h, nothing is restored",
+            env.name,
+            ", ".join(env.approvers) or "any user allowed to answer",
+            policy.RESTORE_DECISION_HOURS,
+        )
+        return super().execute(context)
+
+    def execute_complete(self, context: Any, event: dict[str, Any]) -> Any:
+        decision = self._decision(context)
+        approved, said = gates.signoff_verdict(event, policy.RESTORE_DECISION_HOURS)
+        wanted = confirmation(decision["environment"], decision["from"])
+        typed = ((event.get("params_input") or {}).get("confirm") or "").strip()
+        if approved and typed != wanted:
+            approved, said = False, f"{said}, but the confirmation typed was {typed!r}, not {wanted!r}"
+        if not approved:
+            env = config.load().environment(decision["environment"])
+            owner = decision["owner"]
+            gates.run_verb(_host(env.primary), "freeze", clear=True, by=owner, only_by=owner)
+            raise RollbackRefused(
+                f"restore of {env.name}: {said}. Nothing was restored and nothing was switched; the freeze this "
+                "run set is lifted. Trigger the rollback again to decide anew."
+            )
+        self.log.warning("RESTORE of %s approved: %s", decision["environment"], said)
+        return super().execute_complete(context, event)
+
+
+class OfferRestore(TriggerDagRunOperator):
+    """After a release's own rollback for a data or database trigger: a rollback DAG run that restores the
+    backup taken before the release only if an approver says so (its ``approve_restore``). Other triggers,
+    or no backup, start nothing."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(trigger_dag_id="rollback", wait_for_completion=False, **kwargs)
+
+    def execute(self, context: Any) -> Any:
+        decided = context["ti"].xcom_pull(task_ids=f"{self.task_group.group_id}.decide_rollback")  # type: ignore[union-attr]
+        decision = (decided or [{}])[0].get("decision")
+        if not decision or decision["trigger"] not in ("data", "database"):
+            raise AirflowSkipException("no data or database trigger: no restore to offer")
+        if not decision["backup_taken"]:
+            raise AirflowSkipException(f"no backup was taken before {decision['from']}: no restore to offer")
+        self.conf = {
+            "environment": decision["environment"],
+            "from": decision["from"],
+            "target": decision["to"],
+            "mode": "restore",
+            "reason": f"offered after the automatic rollback of {decision['from']} ({decision['trigger']}): "
+            f"{decision['reason']}",
+        }
+        self.trigger_run_id = f"restore_offer__{context['run_id']}"[:250]
+        self.log.warning(
+            "a restore of the backup before %s is offered: rollback run %s waits for an approver",
+            decision["from"],
+            self.trigger_run_id,
+        )
+        return super().execute(context)
 
 
 @task(map_index_template="{{ host }}", retries=0)
@@ -516,7 +675,9 @@ def rehearse_rollback(release_plan: dict[str, Any], verified: list[dict[str, Any
 def rollback_environment(
     request: Any = None, release_plan: Any = None, verdict: Any = None, fail_run: bool = False
 ) -> tuple[Any, Any]:
-    """The rollback task group's tasks (call inside a TaskGroup named ``rollback``); returns (first, last)."""
+    """The rollback task group's tasks: the rollback DAG's (``request``, with the restore's Required
+    Action) or a release's own (``release_plan`` and ``verdict``: code only, a restore offered).
+    Returns (first, last)."""
     with TaskGroup("rollback", tooltip="roll the environment back"):
         decided = decide_rollback(request=request, release_plan=release_plan, verdict=verdict)
         switch = RemoteScript.partial(
@@ -527,4 +688,10 @@ def rollback_environment(
         record = record_rollback(decided, verified, fail_run=fail_run)  # type: ignore[arg-type]
         switch >> database >> verified
         record >> announce.escalate(decided)
+        if request is not None:
+            decided >> RestoreGate(task_id="approve_restore", retries=0) >> switch
+        else:
+            # beside the switch, not after it: a task downstream of record_rollback would make a rolled-back
+            # run succeed. The run it starts waits for the environment's lock, held until this rollback ends.
+            decided >> OfferRestore(task_id="offer_restore", retries=0)
     return decided, record
