@@ -183,19 +183,26 @@ def test_a_frozen_production_holds_a_release_until_the_freeze_is_cleared(api, e2
     assert live_releases(e2e_sandbox) != before
 
 
-def test_a_trigger_that_trips_while_production_is_watched_rolls_it_back(api, configure, e2e_sandbox):
+def hotfix_being_watched(api, configure, sandbox, **production) -> tuple[dict, str, str]:
+    """A hotfix of v1.2.0 live in production and watched for a minute: (what was live before, run id, watch)."""
+
     def watch_a_minute(data):
-        data["environments"]["production"]["watch_minutes"] = 1
+        data["environments"]["production"].update(watch_minutes=1, **production)
 
     configure(watch_a_minute)
-    before = live_releases(e2e_sandbox)
+    before = live_releases(sandbox)
     run_id = api.trigger("release_hotfix", {"version": "v1.2.0", "reason": "rebuild with the patched base image"})
     watch = "production.watch_release"
     # the watch frees its worker slot between checks
     assert wait_for_task(api, "release_hotfix", run_id, watch, ("up_for_reschedule", "success", "failed")) == (
         "up_for_reschedule"
     )
-    assert live_releases(e2e_sandbox) != before  # the new release is live and being watched
+    assert live_releases(sandbox) != before  # the new release is live and being watched
+    return before, run_id, watch
+
+
+def test_a_trigger_that_trips_while_production_is_watched_rolls_it_back(api, configure, e2e_sandbox):
+    before, run_id, watch = hotfix_being_watched(api, configure, e2e_sandbox)
     app = e2e_sandbox / "hosts" / "production-1" / "app"
     alarm = [str(app / ".deploy/bin/alarm.sh"), "--deploy-path", str(app)]
     raised = subprocess.run(
@@ -230,17 +237,8 @@ def test_a_trigger_that_trips_while_production_is_watched_rolls_it_back(api, con
 def test_a_database_stopped_during_the_watch_rolls_the_code_back_and_only_offers_a_restore(
     api, login, configure, e2e_sandbox
 ):
-    def watch_a_minute(data):
-        data["environments"]["production"]["watch_minutes"] = 1
-        data["environments"]["production"]["signoff"] = {"approvers": ["admin", "alice"]}
-
-    configure(watch_a_minute)
-    before = live_releases(e2e_sandbox)
-    run_id = api.trigger("release_hotfix", {"version": "v1.2.0", "reason": "rebuild with the patched base image"})
-    watch = "production.watch_release"
-    assert wait_for_task(api, "release_hotfix", run_id, watch, ("up_for_reschedule", "success", "failed")) == (
-        "up_for_reschedule"
-    )
+    approvers = {"approvers": ["admin", "alice"]}
+    before, run_id, watch = hotfix_being_watched(api, configure, e2e_sandbox, signoff=approvers)
     bad = live_releases(e2e_sandbox)["production-1"]
     sql(
         e2e_sandbox, "INSERT INTO zena_production.projects (name, created_at, updated_at) VALUES ('Live', NOW(), NOW())"
