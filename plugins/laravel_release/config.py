@@ -643,17 +643,45 @@ def parse_notifications(raw: dict[str, Any], source: str) -> Notifications:
     )
 
 
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """YAML that refuses a key given twice in one mapping (plain YAML keeps the last one silently)."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: dict[Any, int] = {}
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)  # type: ignore[no-untyped-call]
+            line = key_node.start_mark.line + 1
+            if key in seen:
+                raise ConfigError(
+                    f"key {key!r} appears twice in one mapping (lines {seen[key]} and {line}): YAML would keep only "
+                    "the second silently; remove or merge one of them"
+                )
+            seen[key] = line
+        return super().construct_mapping(node, deep=deep)
+
+
 def load(path: str | Path | None = None) -> Config:
     """Read and validate the environment file (``LARAVEL_RELEASE_CONFIG`` or the shipped one)."""
     path = Path(path) if path else config_path()
     try:
-        text = path.read_text()
+        text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise ConfigError(
             f"{path}: environment file not found; set {CONFIG_ENV_VAR} to your file or restore {DEFAULT_CONFIG}"
         ) from None
+    except PermissionError:
+        raise ConfigError(
+            f"{path}: environment file not readable by this user (uid {os.getuid()}); "
+            "make it readable by the user Airflow's workers run as (e.g. chmod o+r or chgrp)"
+        ) from None
+    except IsADirectoryError:
+        raise ConfigError(f"{path}: is a folder, not an environment file; point {CONFIG_ENV_VAR} at the file") from None
+    except UnicodeDecodeError as err:
+        raise ConfigError(f"{path}: not UTF-8 text ({err.reason} at byte {err.start}); save it as UTF-8") from None
     try:
-        data = yaml.safe_load(text)
+        data = yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506  # a SafeLoader subclass
+    except ConfigError as err:
+        raise ConfigError(f"{path}: {err}") from None
     except yaml.YAMLError as err:
         raise ConfigError(f"{path}: not valid YAML: {err}") from None
     return parse(data, str(path))

@@ -28,7 +28,7 @@ from laravel_release.steps.announce import announce_release
 from laravel_release.steps.build import build_release
 from laravel_release.steps.deploy import deploy_environment
 from laravel_release.steps.finish import finish_release
-from laravel_release.steps.metrics import post_summary, record_checklist, write_report
+from laravel_release.steps.metrics import check_release, post_summary, record_checklist, write_report
 from laravel_release.steps.prepare import install_tools, plan_release, preflight_checks
 from laravel_release.steps.quality import quality_gates
 from laravel_release.steps.rollback import MODES, plan_rollback, rollback_environment
@@ -44,12 +44,19 @@ def release_params(rtype: policy.ReleaseType) -> dict[str, Param]:
     """The trigger form: checked against these schemas in the UI, over REST and on the CLI."""
     describe = "The git tag to release, e.g. v1.4.0. It must exist in the app's repository."
     if rtype.window is None:
-        version = Param(type="string", pattern=policy.VERSION_PATTERN, title="Version", description=describe)
+        version = Param(
+            type="string",
+            pattern=policy.VERSION_PATTERN,
+            maxLength=policy.VERSION_MAX_LENGTH,
+            title="Version",
+            description=describe,
+        )
     else:  # scheduled runs (at the window's opening) have no version: they report what waits for the window
         version = Param(
             None,
             type=["null", "string"],
             pattern=policy.VERSION_PATTERN,
+            maxLength=policy.VERSION_MAX_LENGTH,
             title="Version",
             description=describe + " Required when you trigger a release.",
         )
@@ -59,7 +66,7 @@ def release_params(rtype: policy.ReleaseType) -> dict[str, Param]:
             None,
             type=["null", "string"],
             minLength=10,
-            pattern=r"\S",
+            pattern=policy.TEXT_PATTERN,
             title="Window override: reason",
             description=f"Leave empty to wait for the release window ({rtype.window.describe()}). "
             "For an emergency, say why production must go now (at least 10 characters); "
@@ -70,7 +77,7 @@ def release_params(rtype: policy.ReleaseType) -> dict[str, Param]:
             None,
             type=["null", "string"],
             minLength=10,
-            pattern=r"\S",
+            pattern=policy.TEXT_PATTERN,
             title="Destructive migrations: acknowledgement",
             description="Leave empty unless the release drops, renames or retypes something, or rewrites data. "
             "Then say why it is safe (at least 10 characters); without it such a release stops before "
@@ -88,7 +95,7 @@ def release_params(rtype: policy.ReleaseType) -> dict[str, Param]:
     params["waiver_reason"] = Param(
         None,
         type=["null", "string"],
-        pattern=r"\S",
+        pattern=policy.TEXT_PATTERN,
         title="Waiver: reason",
         description="Why the waived gates may fail for this run (e.g. INC-42: the flaky test is tracked in #123).",
     )
@@ -96,6 +103,7 @@ def release_params(rtype: policy.ReleaseType) -> dict[str, Param]:
         params["reason"] = Param(
             type="string",
             minLength=10,
+            pattern=policy.TEXT_PATTERN,
             title="Reason",
             description="Why this cannot wait for a release window: the critical issue it fixes "
             "(at least 10 characters).",
@@ -166,14 +174,24 @@ def review_dag(doc_md: str | None = None) -> DAG:
         max_active_runs=16,  # one per release waiting for its review
         default_args=DEFAULT_ARGS,
         params={
-            "dag_id": Param("release_feature", type="string", title="Release DAG"),
-            "run_id": Param("", type="string", title="Release run"),
-            "version": Param("", type="string", title="Version"),
+            "dag_id": Param(
+                "release_feature",
+                enum=[t.dag_id for t in policy.RELEASE_TYPES.values()],
+                title="Release DAG",
+            ),
+            "run_id": Param(type="string", minLength=1, maxLength=250, title="Release run"),
+            "version": Param(
+                type="string",
+                pattern=policy.VERSION_PATTERN,
+                maxLength=policy.VERSION_MAX_LENGTH,
+                title="Version",
+            ),
         },
         tags=["release", "review"],
     ) as dag:
         (
-            HITLEntryOperator(
+            check_release()
+            >> HITLEntryOperator(
                 task_id="post_release_review",
                 subject="Post-release review of {{ params.version }}",
                 body=(
@@ -233,6 +251,7 @@ def freeze_dag(doc_md: str | None = None) -> DAG:
                 None,
                 type=["null", "string"],
                 minLength=10,
+                pattern=policy.TEXT_PATTERN,
                 title="Reason",
                 description="Why deployments stop (the incident); needed to freeze.",
             ),
@@ -285,7 +304,13 @@ def rollback_dag(doc_md: str | None = None) -> DAG:
                 "the bad release (rows written since are lost): it waits for an approver in Required Actions, who "
                 "sees the rows it loses and types its confirmation.",
             ),
-            "reason": Param(type="string", minLength=10, title="Reason", description="Why (the incident)."),
+            "reason": Param(
+                type="string",
+                minLength=10,
+                pattern=policy.TEXT_PATTERN,
+                title="Reason",
+                description="Why (the incident).",
+            ),
             "skip_unreachable": Param(
                 False,
                 type="boolean",

@@ -13,6 +13,10 @@ from datetime import UTC, datetime, timedelta
 
 # A version is an annotated git tag such as v1.4.0 or v2.0.0-rc.1.
 VERSION_PATTERN = r"^v(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)(-[0-9A-Za-z.]+)?$"
+# a tag longer than this is a mistake (or an attack on the logs and release folder names)
+VERSION_MAX_LENGTH = 64
+# free text a person must give (a reason, an acknowledgement): at least one character that is not a space
+TEXT_PATTERN = r"\S"
 
 
 def version_key(version: str) -> tuple[int, int, int, int]:

@@ -286,6 +286,8 @@ def test_the_weekly_report_and_the_review_form(dagbag):
     review = dagbag.dags["release_review"]
     form = review.get_task("post_release_review")
     assert set(form.params) == set(evidence.REVIEW_FIELDS.values())
+    assert form.upstream_task_ids == {"check_release"}  # only a release that went live is reviewed
+    assert review.params.get_param("dag_id").schema["enum"] == list(RELEASE_DAGS)
     assert review.get_task("record_checklist").upstream_task_ids == {"post_release_review"}
     for dag_id in RELEASE_DAGS:  # every successful release opens its review, without waiting for it
         request = dagbag.dags[dag_id].get_task("request_review")

@@ -72,3 +72,31 @@ def test_a_hotfix_needs_a_reason(dags):
     with pytest.raises(ParamValidationError, match="reason"):
         validate(dags["release_hotfix"], {"version": "v1.4.1", "reason": "fix"})
     assert validate(dags["release_hotfix"], {"version": "v1.4.1", "reason": "CVE-2026-1234 in login"})
+
+
+FREE_TEXT = ("reason", "window_override", "destructive_migrations", "waiver_reason")
+
+
+def test_every_free_text_field_needs_a_character_that_is_not_a_space(dags):
+    """A reason of spaces, tabs or newlines says nothing: refused in every DAG that asks for one."""
+    checked = []
+    for dag_id, dag in sorted(dags.items()):
+        for key in FREE_TEXT:
+            if key not in dag.params:
+                continue
+            conf = {"version": "v1.4.1", "environment": "production", "reason": "INC-42 checkout errors"}
+            conf = {k: v for k, v in conf.items() if k in dag.params}
+            with pytest.raises(ParamValidationError, match=key):
+                validate(dag, {**conf, key: " \t \n        "})
+            checked.append(f"{dag_id}.{key}")
+    assert {"release_hotfix.reason", "rollback.reason", "deployment_freeze.reason"} <= set(checked)
+    assert "release_feature.window_override" in checked
+
+
+def test_a_version_longer_than_64_characters_is_refused(dags):
+    longest = "v1.4.0-" + "a" * 57
+    assert validate(dags["release_feature"], {"version": longest})["version"] == longest
+    with pytest.raises(ParamValidationError, match="version"):
+        validate(dags["release_feature"], {"version": longest + "a"})
+    with pytest.raises(ParamValidationError, match="version"):
+        validate(dags["release_hotfix"], {"version": longest + "a", "reason": "CVE-2026-1234 in login"})

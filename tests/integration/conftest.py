@@ -27,6 +27,7 @@ class Run:
     state: str
     tasks: dict[str, str]  # task id (with [map index]) -> state
     log: str
+    run_id: str = ""
 
     def failed_tasks(self) -> list[str]:
         return sorted(t for t, s in self.tasks.items() if s == "failed")
@@ -86,7 +87,7 @@ def run_dag(dags, capfd, caplog):
             key = ti.task_id if ti.map_index < 0 else f"{ti.task_id}[{ti.map_index}]"
             tasks[key] = str(ti.state.value if hasattr(ti.state, "value") else ti.state)
         state = str(dagrun.state.value if hasattr(dagrun.state, "value") else dagrun.state)
-        return Run(state, tasks, out + err)
+        return Run(state, tasks, out + err, dagrun.run_id)
 
     return run
 

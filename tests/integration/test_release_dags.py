@@ -147,6 +147,17 @@ def test_a_version_that_is_not_a_tag_is_refused_before_any_host_changes(fresh_sa
     assert {h: releases_on(fresh_sandbox, h) for h in before} == before
 
 
+def test_a_review_is_opened_only_for_a_release_that_went_live(fresh_sandbox, run_dag):
+    failed = run_dag("release_hotfix", {"version": "v9.9.9", "reason": "a version nobody tagged"})
+    review = run_dag("release_review", {"dag_id": "release_hotfix", "run_id": failed.run_id, "version": "v9.9.9"})
+    assert review.state == "failed" and review.failed_tasks() == ["check_release"]
+    assert review.tasks["post_release_review"] == "upstream_failed"  # the form never opened
+    assert f"no review for release_hotfix run '{failed.run_id}' (v9.9.9): the run is failed" in review.log
+    assert "Nothing was recorded." in review.log
+    missing = run_dag("release_review", {"dag_id": "release_hotfix", "run_id": "manual__nope", "version": "v1.0.0"})
+    assert missing.failed_tasks() == ["check_release"] and "'manual__nope' (v1.0.0): no such run" in missing.log
+
+
 def test_a_missing_notification_connection_stops_a_release_at_its_start(fresh_sandbox, run_dag, monkeypatch):
     monkeypatch.delenv("AIRFLOW_CONN_ZENA_SLACK")
     run = run_dag("release_hotfix", {"version": "v1.2.0", "reason": "connection test for the record"})

@@ -127,6 +127,38 @@ def test_a_file_that_is_not_yaml_says_so(tmp_path):
         config.load(path)
 
 
+def test_a_key_given_twice_is_named_with_its_lines(tmp_path):
+    path = tmp_path / "twice.yaml"
+    text = SHIPPED.read_text()
+    path.write_text(text.replace("environments:\n", "environments:\n  staging: {}\n", 1))
+    with pytest.raises(config.ConfigError) as err:
+        config.load(path)
+    message = str(err.value)
+    assert message.startswith(f"{path}: key 'staging' appears twice in one mapping (lines ")
+    assert "remove or merge one of them" in message
+
+
+def test_an_unreadable_file_says_whose_it_must_be(tmp_path, monkeypatch):
+    path = tmp_path / "secret.yaml"
+    path.write_text(SHIPPED.read_text())
+
+    def refuse(self, *args, **kwargs):
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(config.Path, "read_text", refuse)
+    with pytest.raises(config.ConfigError, match="environment file not readable by this user .uid \\d+.; make it"):
+        config.load(path)
+
+
+def test_a_folder_or_a_binary_file_is_named_as_such(tmp_path):
+    with pytest.raises(config.ConfigError, match="is a folder, not an environment file"):
+        config.load(tmp_path)
+    binary = tmp_path / "b.yaml"
+    binary.write_bytes(b"app: \xff\xfe\n")
+    with pytest.raises(config.ConfigError, match="not UTF-8 text .* at byte 5.; save it as UTF-8"):
+        config.load(binary)
+
+
 def test_an_unknown_environment_lists_the_known_ones():
     with pytest.raises(
         config.ConfigError, match="unknown environment 'prod'; the file defines staging, uat, production"

@@ -8,8 +8,10 @@
 ``release-report-<time>.html`` and ``latest.html``. ``post_summary`` posts its
 short summary to the releases channel.
 
-    post_release_review ─> record_checklist
+    check_release ─> post_release_review ─> record_checklist
 
+``check_release`` opens the form only for a release run that exists and went
+live (its ``finish_release`` succeeded) with the version the form names.
 ``record_checklist`` stores the release's completed checklists (each item and
 its proof, the form's answers included) with the review run, as its result.
 """
@@ -23,8 +25,9 @@ from pathlib import Path
 from typing import Any
 
 from airflow.sdk import BaseHook, task
+from airflow.sdk.exceptions import AirflowFailException
 
-from laravel_release import config, evidence, history, notify, report
+from laravel_release import config, evidence, gates, history, notify, report
 from laravel_release.client import Airflow, fetch_token
 from laravel_release.steps.announce import link
 
@@ -93,3 +96,37 @@ def record_checklist(**context: Any) -> list[dict[str, str]]:
     done = sum(1 for i in items if i.status == "done")
     log.info("%s %s: %d of %d checklist items proven", params["dag_id"], params.get("version"), done, len(items))
     return [vars(i) for i in items]
+
+
+def review_refusal(run_state: str | None, finished: str | None, released: str | None, version: str) -> str | None:
+    """Why a review cannot be opened for this release run (None: it may)."""
+    if run_state is None:
+        return "no such run"
+    if run_state == "failed" or finished != "success":
+        return f"the run is {run_state} and its finish_release is {finished or 'not run'}: it did not go live"
+    if released != version:
+        return f"the run released {released}, not {version}"
+    return None
+
+
+@task(retries=0)
+def check_release(**context: Any) -> dict[str, str]:
+    """The review is of a release run that exists and went live with the version it names; anything else is
+    refused before the form opens, and nothing is recorded."""
+    params = context["params"]
+    ti = context["ti"]
+    dag_id, run_id, version = params["dag_id"], params["run_id"], params["version"]
+    run_state = gates._run_state(ti, f"{dag_id}/{run_id}")
+    finished = released = None
+    if run_state is not None:
+        states = ti.get_task_states(dag_id=dag_id, run_ids=[run_id], task_ids=["finish_release"])
+        finished = gates._name(states.get(run_id, {}).get("finish_release"))
+        released = (ti.xcom_pull(task_ids="plan_release", dag_id=dag_id, run_id=run_id) or {}).get("version")
+    refused = review_refusal(run_state, finished, released, version)
+    if refused:
+        raise AirflowFailException(
+            f"no review for {dag_id} run {run_id!r} ({version}): {refused}. A review is opened for a release that "
+            "went live (its request_review task does it). Nothing was recorded."
+        )
+    log.info("reviewing %s run %s: %s went live", dag_id, run_id, version)
+    return {"dag_id": dag_id, "run_id": run_id, "version": version}

@@ -78,6 +78,11 @@ def live_version(env: config.Environment) -> str:
 def check_version(version: Any, tags: list[str], repository: str) -> str:
     if not isinstance(version, str) or not re.match(policy.VERSION_PATTERN, version):
         raise RequestError(f"version {version!r} is not a version tag like v1.4.0: fix the trigger's 'version'")
+    if len(version) > policy.VERSION_MAX_LENGTH:
+        raise RequestError(
+            f"version {version[:20]}... is {len(version)} characters long, more than {policy.VERSION_MAX_LENGTH}: "
+            "fix the trigger's 'version'. Nothing was changed."
+        )
     if version not in tags:
         newest = ", ".join(sorted(tags, key=policy.version_key, reverse=True)[:5]) or "none"
         raise RequestError(
@@ -114,6 +119,8 @@ def plan_release(release_type: str, **context: Any) -> dict[str, Any]:
     params = context["params"]
     if params.get("version") is None:
         scheduled_run(rtype, context)
+    if rtype.requires_reason and not (params.get("reason") or "").strip():
+        raise RequestError(f"a {rtype.name} needs its reason: say in 'reason' why it cannot wait. Nothing was changed.")
     cfg = config.load()
     for stage in rtype.stages:
         cfg.environment(stage)

@@ -160,6 +160,8 @@ def rows_since_backup(h: config.Host, backup: dict[str, Any]) -> tuple[int | Non
 
 def rollback_request(params: dict[str, Any]) -> dict[str, Any]:
     """The rollback DAG's request, from its trigger form."""
+    if not str(params.get("reason") or "").strip():
+        raise RollbackRefused("a rollback needs its reason (the incident) in 'reason'. Nothing was changed.")
     return {
         "environment": params["environment"],
         "bad_release": params.get("from") or None,
