@@ -7,7 +7,7 @@ ENV := . dev/env.sh &&
 demo: setup sandbox airflow   ## install, start the sandbox and Airflow, release end to end, leave the UI up
 	@$(ENV) python dev/demo.py
 	@echo
-	@echo "Airflow UI: http://127.0.0.1:8080  (login admin / admin)"
+	@echo "Airflow UI: http://127.0.0.1:8080  (login admin / admin: a local-only default)"
 	@echo "Production (sandbox): http://127.0.0.1:8088   Stop everything: make stop"
 
 test: setup sandbox   ## install, start the sandbox, run the whole suite

@@ -50,10 +50,11 @@ PY
 case "${1:-}" in
   start)
     mkdir -p "$AIRFLOW_HOME"
-    [ -f "$AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE" ] || echo '{"admin": "admin"}' >"$AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE"
+    # the local-only default login (admin / admin; see README): never a default outside this machine
+    [ -f "$AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE" ] || (umask 077; echo '{"admin": "admin"}' >"$AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE")
     if ! running && [ "${2:-}" = "--distributed" ]; then
       if [ -z "${AIRFLOW__API_AUTH__JWT_SECRET:-}" ]; then
-        python -c 'import secrets; print(secrets.token_urlsafe(32))' >"$AIRFLOW_HOME/jwt-secret"
+        (umask 077; python -c 'import secrets; print(secrets.token_urlsafe(32))' >"$AIRFLOW_HOME/jwt-secret")
         AIRFLOW__API_AUTH__JWT_SECRET=$(cat "$AIRFLOW_HOME/jwt-secret"); export AIRFLOW__API_AUTH__JWT_SECRET
       fi
       create_database
@@ -72,6 +73,12 @@ case "${1:-}" in
     fi
     for _ in $(seq 1 240); do
       if curl -fsS "$AIRFLOW_URL/api/v2/monitor/health" >/dev/null 2>&1; then
+        # what holds a secret is the owner's alone: the keys in airflow.cfg, passwords, the JWT secret
+        for secret in airflow.cfg jwt-secret "$AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE" \
+          simple_auth_manager_passwords.json.generated airflow.db; do
+          case $secret in /*) ;; *) secret=$AIRFLOW_HOME/$secret ;; esac
+          [ ! -f "$secret" ] || chmod 600 "$secret"
+        done
         echo "airflow: up at $AIRFLOW_URL (log: $log)"; exit 0
       fi
       running || { echo "airflow: standalone stopped; last lines of $log:"; tail -n 30 "$log"; exit 1; }

@@ -31,3 +31,18 @@ def test_mypy():
 def test_shellcheck():
     result = run("shellcheck", "-x", "-S", "warning", *map(str, SHELL))
     assert result.returncode == 0, result.stdout
+
+
+def test_secrets_logs_and_airflow_homes_are_never_committed():
+    for path in (
+        ".env",
+        ".env.production",
+        "logs/dag_id=release_hotfix/attempt=1.log",
+        "airflow-home/airflow.cfg",
+        "airflow-home-distributed/jwt-secret",
+        "airflow-home/passwords.json",
+        "airflow-home/airflow.db",
+        "config/airflow_local_settings.py",
+    ):
+        assert run("git", "check-ignore", "-q", path).returncode == 0, f"{path} is not ignored"
+    assert run("git", "check-ignore", "-q", "include/sandbox/app/.env.example").returncode == 1  # a template

@@ -329,6 +329,7 @@ write_airflow_env() {
     # the app's probe user, for the authentication check after a release
     printf "export AIRFLOW_CONN_ZENA_PROBE='%s'\n" "{\"conn_type\": \"http\", \"login\": \"probe\", \"password\": \"$(probe_token)\"}"
   } >"$f.tmp"
+  chmod 600 "$f.tmp"  # it holds the probe user's password
   mv "$f.tmp" "$f"
   echo "$f"
 }

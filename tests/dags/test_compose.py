@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
+import pytest
 import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -47,3 +49,54 @@ def test_the_compose_configuration_is_the_one_the_native_distributed_engine_runs
         "AIRFLOW__API_AUTH__JWT_SECRET",
     ):
         assert setting in script
+
+
+def interpolate(value: str, env: dict[str, str]) -> str:
+    """Compose's ${VAR}, ${VAR:-default} and ${VAR:?error}, as `docker compose config` applies them."""
+
+    def one(match: re.Match) -> str:
+        name, op, arg = match.group(1), match.group(2), match.group(3) or ""
+        if env.get(name):
+            return env[name]
+        if op == ":?":
+            raise LookupError(f"required variable {name} is missing a value: {arg}")
+        return arg if op == ":-" else ""
+
+    return re.sub(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?:(:[-?])([^}]*))?\}", one, value)
+
+
+def strings(node):
+    if isinstance(node, dict):
+        for value in node.values():
+            yield from strings(value)
+    elif isinstance(node, list):
+        for value in node:
+            yield from strings(value)
+    elif isinstance(node, str):
+        yield node
+
+
+SECRETS = ("AIRFLOW__CORE__FERNET_KEY", "AIRFLOW__API_AUTH__JWT_SECRET", "_AIRFLOW_WWW_USER_PASSWORD")
+
+
+@pytest.mark.parametrize("missing", SECRETS)
+def test_compose_refuses_to_start_without_each_secret_and_says_where_to_set_it(missing):
+    env = {name: "s3cret" for name in SECRETS if name != missing}
+    with pytest.raises(LookupError, match=f"required variable {missing} is missing a value: set {missing} in .env"):
+        for value in strings(COMPOSE):
+            interpolate(value, env)
+    for value in strings(COMPOSE):  # with every secret set, nothing else is required
+        interpolate(value, dict.fromkeys(SECRETS, "s3cret"))
+
+
+def test_no_secret_has_a_default_in_compose():
+    text = (ROOT / "docker-compose.yaml").read_text()
+    for name in SECRETS:
+        assert f"${{{name}:?" in text and f"${{{name}:-" not in text
+
+
+def test_the_api_server_listens_on_loopback_unless_told_otherwise():
+    (ports,) = COMPOSE["services"]["airflow-apiserver"]["ports"]
+    assert interpolate(ports, {}) == "127.0.0.1:8080:8080"
+    assert interpolate(ports, {"AIRFLOW_API_BIND": "0.0.0.0"}) == "0.0.0.0:8080:8080"  # noqa: S104
+    assert all("ports" not in s for n, s in COMPOSE["services"].items() if n != "airflow-apiserver")

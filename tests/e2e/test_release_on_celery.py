@@ -98,6 +98,12 @@ def test_every_component_runs_as_its_own_process_on_postgres_and_redis(celery_ai
     assert {"SchedulerJob", "TriggererJob", "DagProcessorJob"} <= jobs
 
 
+def test_the_files_that_hold_secrets_are_the_owner_s_alone(celery_airflow):
+    _, home = celery_airflow
+    secrets = [home / "jwt-secret", home / "passwords.json", *home.glob("airflow.cfg")]
+    assert {p.name: oct(p.stat().st_mode & 0o777) for p in secrets} == {p.name: "0o600" for p in secrets}
+
+
 def test_a_release_triggered_from_ci_runs_to_success_on_celery_workers(celery_airflow, e2e_sandbox):
     env, home = celery_airflow
     # the dag-processor has to parse the DAGs first: until then the API answers 404 (exit 2)

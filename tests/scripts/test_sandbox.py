@@ -60,3 +60,5 @@ def test_start_is_idempotent_and_status_lists_every_process(sandbox):
     status = subprocess.run([target, "status"], check=True, capture_output=True, text=True).stdout.splitlines()
     assert len(status) == 1 + 1 + 1 + 4 * 3  # mariadb, lb, build sshd, 4 web hosts x (sshd, php-fpm, nginx)
     assert all(line.startswith("running ") for line in status), status
+    # the connections file holds the probe user's password: the owner's alone
+    assert oct((sandbox / "airflow.env").stat().st_mode & 0o777) == "0o600"
