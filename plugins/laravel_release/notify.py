@@ -39,17 +39,25 @@ class Message:
     lines: tuple[str, ...] = ()
     link: str = ""  # the run in Airflow's UI
     urgent: bool = False  # incidents go to the alerts channel, the rest to the releases channel
+    # what the public status page says: (title, body), written for the app's users. It never carries
+    # the internal text above (triggers, hosts, reasons); None: nothing goes public
+    public: tuple[str, str] | None = None
 
     def text(self) -> str:
-        """Slack's mrkdwn."""
-        body = "\n".join(f"• {line}" for line in self.lines)
+        """Slack's mrkdwn. Our text is escaped: a reason holding <!channel> or a <url|link> shows as typed."""
+        body = "\n".join(f"• {slack_escape(line)}" for line in self.lines)
         link = f"\n<{self.link}|Open the run in Airflow>" if self.link else ""
-        return f"*{self.subject}*\n{body}{link}".rstrip()
+        return f"*{slack_escape(self.subject)}*\n{body}{link}".rstrip()
 
     def html(self) -> str:
         items = "".join(f"<li>{html.escape(line)}</li>" for line in self.lines)
         link = f'<p><a href="{html.escape(self.link)}">Open the run in Airflow</a></p>' if self.link else ""
         return f"<h2>{html.escape(self.subject)}</h2><ul>{items}</ul>{link}"
+
+
+def slack_escape(text: str) -> str:
+    """Slack's three control characters, as its API asks: no mention, link or command can be smuggled in."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
 def run_link(dag_id: str, run_id: str, base_url: str | None = None) -> str:
@@ -101,6 +109,11 @@ def pre_release(
             "Expect no downtime: the switch is atomic, and the release is rolled back by itself if a trigger trips",
         ),
         link,
+        public=(
+            f"{app}: scheduled update",
+            f"{app} is updated {'now' if override or window is None else 'in this maintenance window'}. "
+            "No downtime is expected; should anything go wrong, the previous version is put back within a minute.",
+        ),
     )
 
 
@@ -137,7 +150,7 @@ def finished(
     return Message("finished", environment, subject, tuple(lines), link, urgent=outcome != "success")
 
 
-def incident(app: str, decision: dict[str, Any], link: str) -> Message:
+def incident(app: str, decision: dict[str, Any], link: str, at: datetime | None = None) -> Message:
     lines = [
         f"What tripped: {line}" for line in (decision.get("trigger_text") or decision["reason"]).splitlines() if line
     ]
@@ -153,6 +166,11 @@ def incident(app: str, decision: dict[str, Any], link: str) -> Message:
         tuple(lines),
         link,
         urgent=True,
+        public=(
+            f"{app}: degraded service",
+            f"Since {_clock(at)} some pages of {app} may fail or be slow. We have found the cause and are "
+            "putting back the previous version.",
+        ),
     )
 
 
@@ -173,7 +191,18 @@ def escalated(app: str, level: config.Level, decision: dict[str, Any], minutes: 
     )
 
 
-def resolved(app: str, decision: dict[str, Any], seconds: float, hosts: list[str], link: str) -> Message:
+def _clock(at: datetime | None) -> str:
+    return f"{(at or datetime.now(UTC)).astimezone(UTC):%H:%M} UTC"
+
+
+def restored(app: str, at: datetime | None) -> tuple[str, str]:
+    """The status page's closing words: the same whoever resolved the incident."""
+    return f"{app}: service restored", f"{app} works normally again since {_clock(at)}. We are sorry for the trouble."
+
+
+def resolved(
+    app: str, decision: dict[str, Any], seconds: float, hosts: list[str], link: str, at: datetime | None = None
+) -> Message:
     return Message(
         "resolved",
         decision["environment"],
@@ -185,10 +214,11 @@ def resolved(app: str, decision: dict[str, Any], seconds: float, hosts: list[str
         ),
         link,
         urgent=True,
+        public=restored(app, at),
     )
 
 
-def closed(app: str, decision: dict[str, Any], minutes: float, link: str) -> Message:
+def closed(app: str, decision: dict[str, Any], minutes: float, link: str, at: datetime | None = None) -> Message:
     """An incident the rollback did not resolve, resolved by hand (the freeze lifted) while it escalated."""
     return Message(
         "resolved",
@@ -201,6 +231,7 @@ def closed(app: str, decision: dict[str, Any], minutes: float, link: str) -> Mes
         ),
         link,
         urgent=True,
+        public=restored(app, at),
     )
 
 
@@ -279,19 +310,19 @@ def statuspage_request(
 
     Pre-release: a scheduled maintenance for the window (started and completed by Statuspage itself).
     Incident: an incident, "identified", the component degraded. Resolved: the incident resolved, the
-    component operational. Only production is on the public page.
+    component operational. Only production is on the public page, and only a message's public words.
     """
-    if message.environment != "production":
+    if message.environment != "production" or message.public is None:
         return None
     page, component = cfg.statuspage_page_id, cfg.statuspage_component_id
-    body = "\n".join([message.subject, *message.lines])
+    name, body = message.public
     if message.kind == "pre_release" and window:
         return (
             "POST",
             f"/v1/pages/{page}/incidents",
             {
                 "incident": {
-                    "name": message.subject,
+                    "name": name,
                     "status": "scheduled",
                     "scheduled_for": window[0].astimezone(UTC).isoformat(),
                     "scheduled_until": window[1].astimezone(UTC).isoformat(),
@@ -308,7 +339,7 @@ def statuspage_request(
             f"/v1/pages/{page}/incidents",
             {
                 "incident": {
-                    "name": message.subject,
+                    "name": name,
                     "status": "identified",
                     "impact_override": "major",
                     "body": body,

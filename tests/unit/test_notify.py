@@ -109,6 +109,53 @@ def test_statuspage_calls_follow_its_api_v1_and_only_for_production():
     assert notify.statuspage_request(NOTIFICATIONS, staging, "") is None
 
 
+def test_the_status_page_gets_curated_words_never_triggers_hosts_or_reasons():
+    at = datetime(2026, 12, 1, 2, 7, tzinfo=UTC)
+    window = (datetime(2026, 12, 1, 2, tzinfo=UTC), datetime(2026, 12, 1, 4, tzinfo=UTC))
+    secret = {
+        **DECISION,
+        "reason": "INC-9: db-7.internal leaks rows",
+        "trigger_text": "ROLLBACK TRIGGER internal 10.0.0.7",
+    }
+    pre = notify.pre_release("ZenaManage", "feature", "v1.4.0", "v1.3.0", "w", None, "INC-9 db-7.internal down", LINK)
+    messages = {
+        "pre": (pre, ""),
+        "incident": (notify.incident("ZenaManage", secret, LINK, at), ""),
+        "resolved": (notify.resolved("ZenaManage", secret, 6, ["production-1.internal"], LINK, at), "inc7"),
+        "closed": (notify.closed("ZenaManage", secret, 40, LINK, at), "inc7"),
+    }
+    public = {}
+    for kind, (message, incident_id) in messages.items():
+        _, _, body = notify.statuspage_request(NOTIFICATIONS, message, incident_id, window)
+        said = " ".join(str(v) for v in (body["incident"].get("name", ""), body["incident"]["body"])).strip()
+        for internal in ("INC-9", "db-7", "10.0.0.7", "TRIGGER", "production-1", "v1.3.0", "v1.4.0", "/dags/"):
+            assert internal not in said, (kind, said)
+        public[kind] = said
+    assert public["pre"] == (
+        "ZenaManage: scheduled update ZenaManage is updated now. No downtime is expected; should anything go wrong, "
+        "the previous version is put back within a minute."
+    )
+    assert public["incident"] == (
+        "ZenaManage: degraded service Since 02:07 UTC some pages of ZenaManage may fail or be slow. "
+        "We have found the cause and are putting back the previous version."
+    )
+    assert (
+        public["resolved"]
+        == public["closed"]
+        == ("ZenaManage works normally again since 02:07 UTC. We are sorry for the trouble.")
+    )
+
+
+def test_slack_text_shows_mentions_and_links_as_typed():
+    m = notify.incident(
+        "ZenaManage", {**DECISION, "trigger_text": "<!channel> see <https://evil.test|here> & now"}, LINK
+    )
+    text = m.text()
+    assert "<!channel>" not in text and "<https://evil.test" not in text
+    assert "• What tripped: &lt;!channel&gt; see &lt;https://evil.test|here&gt; &amp; now" in text
+    assert text.endswith(f"<{LINK}|Open the run in Airflow>")  # our own link stays a link
+
+
 def test_a_message_reaches_slack_email_and_the_status_page(empty):
     m = notify.incident("ZenaManage", DECISION, LINK)
     recipients = notify.Recipients(slack=["@dev-team"], email=["dev@zm.test"])
