@@ -73,8 +73,17 @@ _ENV_SETTINGS = {
         "type": "object",
         "additionalProperties": False,
         "properties": {
-            "approvers": {"type": "array", "items": {"type": "string", "minLength": 1}},
-            "url": {"type": "string", "pattern": r"^https?://[^\s]+$"},
+            # Airflow user names; never all digits (FAB's user ids are numbers: see auth.py)
+            "approvers": {"type": "array", "items": {"type": "string", "pattern": r"^(?![0-9]+$)\S+$"}},
+            # whoever triggered a release may not approve it, unless this says so
+            "allow_self_approval": {"type": "boolean"},
+            # an approval service, reached through an Airflow HTTP connection (its URL and credentials)
+            "service": {
+                "type": "object",
+                "additionalProperties": False,
+                "required": ["conn_id"],
+                "properties": {"conn_id": _NAME, "endpoint": {"type": "string", "pattern": r"^/[^\s]*$"}},
+            },
             "timeout_hours": {"type": "number", "exclusiveMinimum": 0},
             "poll_seconds": {"type": "integer", "minimum": 15},
         },
@@ -350,7 +359,9 @@ class Environment:
     backup_keep: int  # the database is always backed up before migrations; this many backups are kept
     backup_copy_command: str = ""  # copies each verified dump off the host; prints the copy's sha256
     approvers: tuple[str, ...] = ()  # who may sign off a release here, or approve a restore; empty: any user
-    signoff_url: str = ""  # an approval service polled for the same sign-off (see gates.external_signoff)
+    allow_self_approval: bool = False  # may whoever triggered a release approve it?
+    signoff_conn_id: str = ""  # the approval service's HTTP connection (see gates.external_signoff)
+    signoff_endpoint: str = "/"
     signoff_timeout_hours: float | None = None  # None: the release type's policy
     signoff_poll_seconds: int = 60
     claim_timeout_minutes: int = 240
@@ -486,6 +497,7 @@ class Config:
         for env in environments:
             ids += [h.ssh_conn_id for h in self.environment(env).hosts]
             ids += [self.environment(env).auth_conn_id] if self.environment(env).auth_conn_id else []
+            ids += [self.environment(env).signoff_conn_id] if self.environment(env).signoff_conn_id else []
         return list(dict.fromkeys(ids))
 
 
@@ -502,6 +514,14 @@ def _key(path: Any) -> str:
 
 def parse(data: Any, source: str) -> Config:
     """Validate the parsed YAML of an environment file and build the typed config."""
+    environments_raw = data.get("environments") if isinstance(data, dict) else None
+    for env_name, env in (environments_raw if isinstance(environments_raw, dict) else {}).items():
+        if isinstance(env, dict) and "url" in (env.get("signoff") or {}):
+            raise ConfigError(
+                f"{source}: key environments.{env_name}.signoff.url: the approval service is now an Airflow HTTP "
+                "connection (its URL and credentials live there): write service: {conn_id: <connection>, endpoint: "
+                "<path>} and create the connection"
+            )
     errors = sorted(jsonschema.Draft202012Validator(SCHEMA).iter_errors(data), key=lambda e: list(e.absolute_path))
     if errors:
         lines = [f"{source}: key {_key(e.absolute_path)}: {e.message}" for e in errors[:5]]
@@ -540,7 +560,9 @@ def parse(data: Any, source: str) -> Config:
             backup_keep=backup["keep"],
             backup_copy_command=backup.get("copy_command", ""),
             approvers=tuple(signoff.get("approvers", ())),
-            signoff_url=signoff.get("url", ""),
+            allow_self_approval=signoff.get("allow_self_approval", False),
+            signoff_conn_id=signoff.get("service", {}).get("conn_id", ""),
+            signoff_endpoint=signoff.get("service", {}).get("endpoint", "/"),
             signoff_timeout_hours=signoff.get("timeout_hours"),
             signoff_poll_seconds=signoff.get("poll_seconds", 60),
             claim_timeout_minutes=raw["claim_timeout_minutes"],

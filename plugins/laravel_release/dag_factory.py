@@ -17,7 +17,6 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from airflow.providers.standard.operators.empty import EmptyOperator
 from airflow.providers.standard.operators.hitl import HITLEntryOperator
 from airflow.providers.standard.operators.trigger_dagrun import TriggerDagRunOperator
 from airflow.sdk import DAG, CronTriggerTimetable, Param
@@ -136,10 +135,7 @@ def release_dag(name: str, doc_md: str | None = None) -> DAG:
             if stage == "production":
                 ready = previous  # the previous stage verified (skipped when it rolled back)
                 if rtype.uat_signoff:
-                    ready = EmptyOperator(
-                        task_id="uat_signed_off",
-                        trigger_rule="none_failed_min_one_success",  # one sign-off source approved, none rejected
-                    )
+                    ready = gates.uat_signed_off()  # one recorded approval, no rejection
                     gates.uat_signoff(rtype, plan, notes, previous) >> ready
                 previous = gates.WaitForWindow(task_id="wait_for_window", release_type=rtype.name)
                 [ready, *gates_passed] >> previous

@@ -1,13 +1,16 @@
 """Gates: what must hold before an environment changes.
 
     write_signoff_request ─┬─> approve_production (Required Actions in the UI) ─┐
-                           └─> external_signoff   (an approval service, HTTP)  ─┴─> wait_for_window
+                           └─> external_signoff   (an approval service, HTTP)  ─┴─> uat_signed_off ─> wait_for_window
     ... ─> claim_<env> (setup: not frozen, then the lock) ─> deploy ... ─> release_<env> (teardown)
 
-- The UAT sign-off: only the environment's approvers may answer; Reject, or no
-  answer within the timeout, stops the release with production untouched.
-  Stakeholders outside Airflow answer through an approval service; either
-  source may approve, a rejection from either stops the release.
+- The UAT sign-off: only the environment's approvers may answer, and never the
+  person who triggered the release (unless ``signoff.allow_self_approval``);
+  Reject, or no answer within the timeout, stops the release with production
+  untouched. Stakeholders outside Airflow answer through an approval service;
+  either source may approve, a rejection from either stops the release.
+  ``uat_signed_off`` passes only on a recorded approval: a gate marked success
+  by hand has none, and stops the release.
 - The release window: production waits (deferred, no worker slot) for the
   window of its release type, and checks it again at the moment it starts.
   An emergency override needs a reason, which is logged and kept in the XCom.
@@ -28,6 +31,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import requests
+from airflow.providers.http.hooks.http import HttpHook
 from airflow.providers.standard.operators.hitl import ApprovalOperator
 from airflow.providers.standard.triggers.temporal import DateTimeTrigger
 from airflow.sdk import BaseOperator, Param, PokeReturnValue, task
@@ -371,29 +375,63 @@ class SignoffGate(ApprovalOperator):
     def execute(self, context: Any) -> Any:
         env = config.load().environment(self.environment)
         self.response_timeout = self._timeout(env)
-        self.assigned_users = [{"id": name, "name": name} for name in env.approvers] or None
+        who = triggering_user(context)
+        approvers = may_approve(env, who)
+        if env.approvers and not approvers:
+            raise GateClosed(
+                f"UAT sign-off: {who} triggered this release and is its only approver; a release needs someone "
+                "else's approval. Name a second approver in signoff.approvers (or set signoff.allow_self_approval). "
+                "The release stops here; production was not touched."
+            )
+        if who and who in env.approvers and who not in approvers:
+            self.log.info("%s triggered this release: not asked to approve it (signoff.allow_self_approval)", who)
+        self.assigned_users = [{"id": name, "name": name} for name in approvers] or None
         self.log.info(
             "sign-off requested from %s; expires in %s (then counts as rejected)",
-            ", ".join(env.approvers) or "any user allowed to answer",
+            ", ".join(approvers) or "any user allowed to answer" + (f" but {who}" if who else ""),
             self.response_timeout,
         )
         return super().execute(context)
 
     def execute_complete(self, context: Any, event: dict[str, Any]) -> Any:
         # resumed in a new process: the timeout in force was the environment file's
-        timeout = self._timeout(config.load().environment(self.environment))
+        env = config.load().environment(self.environment)
+        timeout = self._timeout(env)
         hours = (timeout or timedelta(0)).total_seconds() / 3600
         approved, said = signoff_verdict(event, hours)
+        responder = (event.get("responded_by_user") or {}).get("name")
+        if approved and responder not in may_approve(env, triggering_user(context)) and env.approvers:
+            approved, said = False, f"{said}; but {responder} may not approve it (not an approver, or triggered it)"
+        elif approved and not env.allow_self_approval and responder == triggering_user(context):
+            approved, said = False, f"{said}; but {responder} triggered this release and may not approve it"
         if not approved:
             raise GateClosed(f"UAT sign-off: {said}. The release stops here; production was not touched.")
         self.log.info("UAT sign-off: %s", said)
         return super().execute_complete(context, event)
 
 
-def external_verdict(answer: Any) -> tuple[str, str]:
-    """("approved" | "rejected" | "pending", who/why) from the approval service's JSON answer."""
+def triggering_user(context: Any) -> str:
+    """Who triggered the run ('' for a scheduled run, or under dag.test)."""
+    return getattr(context["dag_run"], "triggering_user_name", None) or ""
+
+
+def may_approve(env: config.Environment, triggered_by: str) -> list[str]:
+    """The environment's approvers who may answer this run: without whoever triggered it, unless allowed."""
+    if env.allow_self_approval or not triggered_by:
+        return list(env.approvers)
+    return [name for name in env.approvers if name != triggered_by]
+
+
+def external_verdict(answer: Any, version: str = "", run_id: str = "") -> tuple[str, str]:
+    """("approved" | "rejected" | "pending", who/why) from the approval service's JSON answer. A decision
+    counts only when it echoes the version and the run it decides; anything else is still pending."""
     if not isinstance(answer, dict) or answer.get("status") not in ("approved", "rejected", "pending"):
-        return "pending", f"unexpected answer {answer!r}"
+        return "pending", f"unexpected answer {str(answer)[:200]!r}"
+    if answer["status"] != "pending" and (answer.get("version"), answer.get("run_id")) != (version, run_id):
+        return "pending", (
+            f"a decision for version {answer.get('version')!r}, run {answer.get('run_id')!r}, not for {version}, "
+            f"run {run_id}: it counts only when it names both"
+        )
     who = answer.get("by") or "the approval service"
     comment = answer.get("comment") or ""
     return answer["status"], f"{answer['status']} by {who}" + (f": {comment}" if comment else "")
@@ -412,11 +450,14 @@ def withdraw_request(task_id: str) -> None:
 def external_signoff(plan: Any, rtype: ReleaseType, environment: str = "uat") -> Any:
     """Wait for the approval service (reschedule mode: no worker slot between polls).
 
-    GET <url>?release_type=..&version=..&run_id=.. answers
-    {"status": "approved"|"rejected"|"pending", "by": "...", "comment": "..."}.
+    GET <connection><endpoint>?release_type=..&version=..&run_id=.. (the HTTP
+    connection ``signoff.service.conn_id`` holds the URL and credentials; https
+    unless it says otherwise) answers {"status": "approved"|"rejected"|"pending",
+    "version": "...", "run_id": "...", "by": "...", "comment": "..."}: a decision
+    that does not echo this version and run id counts as pending.
     An approval there withdraws the request in Airflow (the Required Action is
     skipped); a rejection there stops the release. When someone answers in Airflow
-    first, this task ends. Without a configured URL it skips at once.
+    first, this task ends. Without a configured service it skips at once.
     """
     gate_id = "approve_production"
 
@@ -428,8 +469,8 @@ def external_signoff(plan: Any, rtype: ReleaseType, environment: str = "uat") ->
     )
     def wait(plan: dict[str, Any], **context: Any) -> PokeReturnValue:
         env = config.load().environment(environment)
-        if not env.signoff_url:
-            raise AirflowSkipException("no approval service configured (signoff.url): Required Actions only")
+        if not env.signoff_conn_id:
+            raise AirflowSkipException("no approval service configured (signoff.service): Required Actions only")
         # how often to ask, from the environment file
         context["task"].poke_interval = max(env.signoff_poll_seconds, MIN_POKE_SECONDS)
         ti = context["ti"]
@@ -437,17 +478,21 @@ def external_signoff(plan: Any, rtype: ReleaseType, environment: str = "uat") ->
         request = _name(states.get(ti.run_id, {}).get(gate_id))
         if request in ("success", "failed", "upstream_failed", "skipped", "removed"):
             raise AirflowSkipException(f"answered in Airflow ({gate_id} is {request})")
+        hook = ApprovalServiceHook(method="GET", http_conn_id=env.signoff_conn_id)
         try:
-            response = requests.get(
-                env.signoff_url,
-                params={"release_type": rtype.name, "version": plan["version"], "run_id": ti.run_id},
-                timeout=10,
+            response = hook.run(
+                env.signoff_endpoint,
+                data={"release_type": rtype.name, "version": plan["version"], "run_id": ti.run_id},
+                extra_options={"timeout": 10},
             )
-            response.raise_for_status()
             answer = response.json()
-            status, said = external_verdict(answer)
-        except (requests.RequestException, ValueError) as err:
-            log.warning("approval service %s did not answer (%s): asking again later", env.signoff_url, err)
+            status, said = external_verdict(answer, plan["version"], ti.run_id)
+        except (requests.RequestException, AirflowException, ValueError) as err:
+            log.warning(
+                "approval service %s did not answer (%s): asking again later",
+                hook.url_from_endpoint(env.signoff_endpoint),
+                str(err)[:300],
+            )
             return PokeReturnValue(is_done=False)
         if status == "pending":
             log.info("approval service: no decision yet on %s (%s)", plan["version"], said)
@@ -463,7 +508,10 @@ def external_signoff(plan: Any, rtype: ReleaseType, environment: str = "uat") ->
         return PokeReturnValue(
             is_done=True,
             xcom_value={
-                "source": env.signoff_url,
+                "source": hook.url_from_endpoint(env.signoff_endpoint),
+                "status": status,
+                "version": answer["version"],
+                "run_id": answer["run_id"],
                 "decision": said,
                 "by": answer.get("by") or "the approval service",
                 "at": datetime.now(UTC).isoformat(),
@@ -471,6 +519,52 @@ def external_signoff(plan: Any, rtype: ReleaseType, environment: str = "uat") ->
         )
 
     return wait(plan)
+
+
+class ApprovalServiceHook(HttpHook):
+    """The http provider's hook for the approval service: https unless its connection names a scheme."""
+
+    def get_connection(self, conn_id: str) -> Any:  # type: ignore[override]
+        conn = super().get_connection(conn_id)
+        if not conn.schema and "://" not in (conn.host or ""):
+            conn.schema = "https"
+        return conn
+
+
+def signed_off(
+    answer: Any, service: Any, env: config.Environment, triggered_by: str, version: str, run_id: str
+) -> tuple[bool, str]:
+    """(signed off, by whom or why not) from what the two sign-off tasks recorded."""
+    if isinstance(answer, dict) and answer.get("chosen_options") == [ApprovalOperator.APPROVE]:
+        who = (answer.get("responded_by_user") or {}).get("name") or ""
+        if env.approvers and who not in may_approve(env, triggered_by):
+            return False, f"approve_production was answered by {who or 'nobody known'}, who may not approve it"
+        return True, f"approved by {who} in Airflow"
+    if isinstance(service, dict) and service.get("status") == "approved":
+        if (service.get("version"), service.get("run_id")) == (version, run_id):
+            return True, f"{service.get('decision')} (approval service)"
+        return False, f"the approval service's answer is for {service.get('version')}, run {service.get('run_id')}"
+    return False, (
+        f"no approval of {version} is recorded for this run: neither approve_production nor external_signoff holds "
+        "an approver's answer. A sign-off task marked success by hand does not sign off a release"
+    )
+
+
+@task(task_id="uat_signed_off", trigger_rule="none_failed_min_one_success")
+def uat_signed_off(environment: str = "uat", **context: Any) -> dict[str, Any]:
+    """The gate production waits for: one recorded approval (an approver's answer, or the approval service's
+    for this version and run), and no rejection (a rejection fails its task, and this one never runs).
+    Its only upstreams are the two sign-off tasks: a UAT that rolled back skips them, and this one."""
+    ti = context["ti"]
+    plan = ti.xcom_pull(task_ids="plan_release")
+    env = config.load().environment(environment)
+    answer = ti.xcom_pull(task_ids="approve_production")
+    service = ti.xcom_pull(task_ids="external_signoff")
+    ok, said = signed_off(answer, service, env, triggering_user(context), plan["version"], ti.run_id)
+    if not ok:
+        raise GateClosed(f"UAT sign-off: {said}. The release stops here; production was not touched.")
+    log.info("UAT sign-off recorded: %s", said)
+    return {"version": plan["version"], "signed_off": said}
 
 
 def uat_signoff(rtype: ReleaseType, plan: Any, notes: Any, uat_verified: Any) -> list[Any]:

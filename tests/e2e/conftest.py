@@ -9,6 +9,7 @@ policy's unless a test moves it.
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import subprocess
@@ -29,6 +30,18 @@ from laravel_release.client import Airflow
 ROOT = Path(__file__).resolve().parents[2]
 PORT = 18080
 APPROVALS_PORT = 18095
+APPROVALS_LOGIN, APPROVALS_PASSWORD = "release", "approvals-e2e"
+# the approval service's connection: its URL and credentials (http: it is local; a real one is https)
+APPROVALS_CONN = json.dumps(
+    {
+        "conn_type": "http",
+        "host": "127.0.0.1",
+        "port": APPROVALS_PORT,
+        "schema": "http",
+        "login": APPROVALS_LOGIN,
+        "password": APPROVALS_PASSWORD,
+    }
+)
 USERS = {"admin": "admin", "alice": "alice-e2e", "mallory": "mallory-e2e"}
 ALWAYS_OPEN = {"weekdays": [1, 2, 3, 4, 5, 6, 7], "start": "00:00", "hours": 24}
 
@@ -63,6 +76,7 @@ def airflow_server(e2e_sandbox):
         "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": "18793",
         "AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT": "18794",
         "LARAVEL_RELEASE_CONFIG": str(home / "environments.yaml"),
+        "AIRFLOW_CONN_ZENA_APPROVALS": APPROVALS_CONN,
     }
     script = str(ROOT / "dev" / "airflow.sh")
     started = subprocess.run([script, "start"], env=env, capture_output=True, text=True)
@@ -96,7 +110,8 @@ def configure(airflow_server) -> Callable[[Callable[[dict], None]], None]:
 
 
 class ApprovalService:
-    """A stand-in for a ticket or approval service: answers GET /approvals?version=.. with a decision."""
+    """A stand-in for a ticket or approval service: answers GET /approvals?version=..&run_id=.. with a
+    decision that echoes the version and run it decides, to the credentials of its Airflow connection."""
 
     def __init__(self) -> None:
         self.decisions: dict[str, dict[str, str]] = {}
@@ -106,8 +121,16 @@ class ApprovalService:
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self) -> None:  # noqa: N802 (the http.server API)
                 query = {k: v[0] for k, v in parse_qs(urlparse(self.path).query).items()}
+                expected = "Basic " + base64.b64encode(f"{APPROVALS_LOGIN}:{APPROVALS_PASSWORD}".encode()).decode()
+                if self.headers.get("Authorization") != expected:
+                    self.send_response(401)
+                    self.end_headers()
+                    return
                 service.asked.append(query)
-                body = json.dumps(service.decisions.get(query.get("version", ""), {"status": "pending"})).encode()
+                decision = service.decisions.get(query.get("version", ""), {"status": "pending"})
+                if decision["status"] != "pending":
+                    decision = {"version": query.get("version"), "run_id": query.get("run_id"), **decision}
+                body = json.dumps(decision).encode()
                 self.send_response(200)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(body)))
@@ -118,14 +141,14 @@ class ApprovalService:
                 pass
 
         self.server = ThreadingHTTPServer(("127.0.0.1", APPROVALS_PORT), Handler)
-        self.url = f"http://127.0.0.1:{APPROVALS_PORT}/approvals"
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
 
 @pytest.fixture
 def approval_service(configure):
     service = ApprovalService()
-    configure(lambda data: data["environments"]["uat"]["signoff"].update(url=service.url))
+    service_conf = {"conn_id": "zena_approvals", "endpoint": "/approvals"}
+    configure(lambda data: data["environments"]["uat"]["signoff"].update(service=service_conf))
     yield service
     service.server.shutdown()
     service.server.server_close()

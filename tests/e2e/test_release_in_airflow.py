@@ -10,6 +10,7 @@ import subprocess
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from airflow_client import client as af
 
 from laravel_release.client import ApiError
 from tests.integration.conftest import ROOT, served_version, sql
@@ -74,7 +75,8 @@ def test_a_feature_release_waits_for_an_approver_then_for_its_window(api, login,
     assert signoff.subject == "Release v1.1.0 to production?"
     assert "Version **v1.1.0** is live on UAT" in signoff.body and "uat-1:" in signoff.body
     assert "Add a status to projects" in signoff.body  # the release notes
-    assert {u.id for u in signoff.assigned_users} == {"admin", "alice"}
+    # the approvers are admin and alice; admin triggered the release, so only alice is asked
+    assert {u.id for u in signoff.assigned_users} == {"alice"}
 
     # the feature window opens at the next minute boundary, one to two minutes from now
     opens = (datetime.now(UTC) + timedelta(minutes=2)).replace(second=0, microsecond=0)
@@ -83,6 +85,8 @@ def test_a_feature_release_waits_for_an_approver_then_for_its_window(api, login,
 
     with pytest.raises(ApiError, match=r"HTTP 403.*mallory.*not a respondent"):
         login("mallory").answer("release_feature", run_id, "approve_production", "Approve")
+    with pytest.raises(ApiError, match=r"HTTP 403.*admin.*not a respondent"):  # who triggered it
+        api.answer("release_feature", run_id, "approve_production", "Approve")
     login("alice").answer("release_feature", run_id, "approve_production", "Approve", comment="UAT checked")
 
     assert wait_for_task(api, "release_feature", run_id, "wait_for_window", ("deferred", "success")) == "deferred"
@@ -117,6 +121,32 @@ def test_a_rejected_release_stops_and_says_who_and_why(api, login, e2e_sandbox):
     assert live_releases(e2e_sandbox) == before
 
 
+def signoff_marked_success_by_hand(api) -> dict[str, str]:
+    """A maintenance release whose approve_production is marked success ("Mark success" in the UI) while it
+    waits for an answer: the release stops at uat_signed_off, and production is never reached."""
+    run_id = api.trigger("release_maintenance", {"version": "v1.2.0"})
+    wait_for_signoff(api, "release_maintenance", run_id)
+    body = af.PatchTaskInstanceBody(new_state="success", note="looks fine to me")
+    api._call(
+        "mark approve_production success",
+        lambda c: af.TaskInstanceApi(c).patch_task_instance("release_maintenance", run_id, "approve_production", body),
+    )
+    assert api.wait("release_maintenance", run_id, timeout=600) == "failed"
+    states = api.task_states("release_maintenance", run_id)
+    assert states["approve_production"] == "success" and states["uat_signed_off"] == "failed"
+    assert states["wait_for_window"] == "upstream_failed"
+    assert "A sign-off task marked success by hand does not sign off a release" in api.task_log(
+        "release_maintenance", run_id, "uat_signed_off"
+    )
+    return states
+
+
+def test_a_signoff_marked_success_by_hand_does_not_let_the_release_through(api, e2e_sandbox):
+    before = live_releases(e2e_sandbox)
+    signoff_marked_success_by_hand(api)
+    assert live_releases(e2e_sandbox) == before
+
+
 def test_an_unanswered_signoff_expires_and_counts_as_rejected(api, configure, e2e_sandbox):
     before = live_releases(e2e_sandbox)
     configure(lambda data: data["environments"]["uat"]["signoff"].update(timeout_hours=0.005))  # 18 s
@@ -135,11 +165,15 @@ def test_an_approval_service_may_sign_off_instead(api, approval_service, e2e_san
         "up_for_reschedule"  # asked, no decision yet, holding no worker slot
     )
     assert approval_service.asked[-1] == {"release_type": "maintenance", "version": "v1.2.0", "run_id": run_id}
+    # (asked with the credentials of its Airflow connection: the stand-in answers 401 to anything else)
     approval_service.decisions["v1.2.0"] = {"status": "approved", "by": "carol (CAB)", "comment": "CAB-118"}
     assert api.wait("release_maintenance", run_id, timeout=600) == "success"
     states = api.task_states("release_maintenance", run_id)
     assert states["approve_production"] == "skipped" and states["external_signoff"] == "success"
     assert "approved by carol (CAB): CAB-118" in api.task_log("release_maintenance", run_id, "external_signoff")
+    assert "approved by carol (CAB): CAB-118 (approval service)" in api.task_log(
+        "release_maintenance", run_id, "uat_signed_off"
+    )
     assert not api.pending_signoffs("release_maintenance", run_id)
     assert {h: served_version(h) for h in PRODUCTION} == dict.fromkeys(PRODUCTION, "v1.2.0")
 
@@ -158,7 +192,7 @@ def test_a_rejection_from_the_approval_service_stops_the_release(api, approval_s
     assert live_releases(e2e_sandbox) == before
 
 
-def test_a_frozen_production_holds_a_release_until_the_freeze_is_cleared(api, e2e_sandbox):
+def test_a_frozen_production_holds_a_release_until_the_freeze_is_cleared(api, login, e2e_sandbox):
     api.unpause("deployment_freeze")
     freeze = api.trigger(
         "deployment_freeze", {"environment": "production", "action": "freeze", "reason": "INC-42 checkout errors"}
@@ -167,7 +201,7 @@ def test_a_frozen_production_holds_a_release_until_the_freeze_is_cleared(api, e2
     before = live_releases(e2e_sandbox)
     run_id = api.trigger("release_maintenance", {"version": "v1.2.0"})
     wait_for_signoff(api, "release_maintenance", run_id)
-    api.answer("release_maintenance", run_id, "approve_production", "Approve")
+    login("alice").answer("release_maintenance", run_id, "approve_production", "Approve")
     claim = "production.claim_environment"
     assert (
         wait_for_task(api, "release_maintenance", run_id, claim, ("up_for_reschedule", "success"))

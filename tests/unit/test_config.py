@@ -159,6 +159,24 @@ def test_a_folder_or_a_binary_file_is_named_as_such(tmp_path):
         config.load(binary)
 
 
+def test_the_approval_service_is_a_connection_and_the_old_url_says_so(tmp_path):
+    data = raw()
+    data["environments"]["uat"]["signoff"] = {"approvers": ["alice"], "service": {"conn_id": "zena_approvals"}}
+    env = config.load(write(tmp_path, data)).environment("uat")
+    assert (env.signoff_conn_id, env.signoff_endpoint, env.allow_self_approval) == ("zena_approvals", "/", False)
+    assert "zena_approvals" in config.load(write(tmp_path, data)).connection_ids(["uat"])
+    data["environments"]["uat"]["signoff"] = {"approvers": ["alice", "42"]}  # a number reads as a FAB user id
+    with pytest.raises(
+        config.ConfigError, match=r"key environments\.uat\.signoff\.approvers\[1\]: '42' does not match"
+    ):
+        config.load(write(tmp_path, data))
+    data["environments"]["uat"]["signoff"] = {"url": "https://approvals.test/api"}
+    with pytest.raises(
+        config.ConfigError, match=r"signoff\.url: the approval service is now an Airflow HTTP connection"
+    ):
+        config.load(write(tmp_path, data))
+
+
 def test_an_unknown_environment_lists_the_known_ones():
     with pytest.raises(
         config.ConfigError, match="unknown environment 'prod'; the file defines staging, uat, production"

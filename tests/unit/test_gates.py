@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import UTC, datetime
 
 import pytest
 
-from laravel_release import gates, policy
+from laravel_release import config, gates, policy
 
 FEATURE = policy.release_type("feature")
 HOTFIX = policy.release_type("hotfix")
@@ -89,24 +90,72 @@ def test_an_expired_signoff_counts_as_rejected():
     assert not ok and "0.5 h" in said
 
 
+ECHO = {"version": "v1.4.0", "run_id": "manual__1"}
+
+
 @pytest.mark.parametrize(
     ("body", "status"),
     [
-        ({"status": "approved", "by": "carol (CAB)"}, "approved"),
-        ({"status": "rejected", "by": "dave", "comment": "not this week"}, "rejected"),
+        ({"status": "approved", "by": "carol (CAB)", **ECHO}, "approved"),
+        ({"status": "rejected", "by": "dave", "comment": "not this week", **ECHO}, "rejected"),
         ({"status": "pending"}, "pending"),
         ({"status": "maybe"}, "pending"),
         ("<html>", "pending"),
+        # a decision that does not name this version and run is not one
+        ({"status": "approved", "by": "carol"}, "pending"),
+        ({"status": "approved", "by": "carol", "version": "v1.4.0", "run_id": "manual__0"}, "pending"),
+        ({"status": "rejected", "by": "dave", "version": "v1.3.0", "run_id": "manual__1"}, "pending"),
     ],
 )
 def test_the_approval_service_answers(body, status):
-    assert gates.external_verdict(body)[0] == status
+    assert gates.external_verdict(body, "v1.4.0", "manual__1")[0] == status
+
+
+def test_a_decision_for_another_run_says_so():
+    said = gates.external_verdict({"status": "approved", "version": "v1.3.0", "run_id": "x"}, "v1.4.0", "manual__1")[1]
+    assert (
+        said
+        == "a decision for version 'v1.3.0', run 'x', not for v1.4.0, run manual__1: it counts only when it names both"
+    )
+
+
+UAT = config.load(config.DEFAULT_CONFIG).environment("uat")
+TWO = dataclasses.replace(UAT, approvers=("alice", "bob"))
+
+
+def test_whoever_triggered_a_release_is_not_asked_to_approve_it():
+    assert gates.may_approve(TWO, "alice") == ["bob"]
+    assert gates.may_approve(TWO, "carol") == ["alice", "bob"]
+    assert gates.may_approve(TWO, "") == ["alice", "bob"]  # scheduled, or dag.test
+    assert gates.may_approve(dataclasses.replace(TWO, allow_self_approval=True), "alice") == ["alice", "bob"]
+
+
+def approval(by: str) -> dict:
+    return {"chosen_options": ["Approve"], "responded_by_user": {"id": by, "name": by}, "params_input": {}}
+
+
+@pytest.mark.parametrize(
+    ("answer", "service", "triggered_by", "ok", "words"),
+    [
+        (approval("bob"), None, "alice", True, "approved by bob in Airflow"),
+        (approval("alice"), None, "alice", False, "answered by alice, who may not approve it"),
+        (approval("mallory"), None, "alice", False, "answered by mallory, who may not approve it"),
+        ({"chosen_options": ["Reject"]}, None, "alice", False, "no approval of v1.4.0 is recorded"),
+        # "Mark success" on a gate: the task succeeded, and nothing was recorded
+        (None, None, "alice", False, "A sign-off task marked success by hand does not sign off a release"),
+        (None, {"status": "approved", "decision": "approved by carol", **ECHO}, "alice", True, "(approval service)"),
+        (None, {"status": "approved", "version": "v1.4.0", "run_id": "manual__0"}, "alice", False, "run manual__0"),
+    ],
+)
+def test_production_goes_only_on_a_recorded_approval(answer, service, triggered_by, ok, words):
+    verdict = gates.signed_off(answer, service, TWO, triggered_by, "v1.4.0", "manual__1")
+    assert verdict[0] is ok and words in verdict[1]
 
 
 def test_the_approval_service_answer_says_who():
-    assert gates.external_verdict({"status": "rejected", "by": "dave", "comment": "not this week"})[1] == (
-        "rejected by dave: not this week"
-    )
+    assert gates.external_verdict({"status": "rejected", "by": "dave", "comment": "not this week", **ECHO}, **ECHO)[
+        1
+    ] == ("rejected by dave: not this week")
 
 
 def test_states_are_compared_by_their_names_whatever_type_they_come_as():
@@ -127,3 +176,13 @@ def test_the_signoff_request_shows_the_uat_measurements():
         "- uat-1: serves v1.2.0, health, version and smoke tests passed; 812 probe requests, 0% errors, p95 17 ms"
         in text
     )
+
+
+def test_the_approval_service_is_asked_over_https_unless_its_connection_says_otherwise(monkeypatch):
+    monkeypatch.setenv("AIRFLOW_CONN_APPROVALS_A", '{"conn_type": "http", "host": "approvals.test", "login": "r"}')
+    monkeypatch.setenv("AIRFLOW_CONN_APPROVALS_B", '{"conn_type": "http", "host": "127.0.0.1", "schema": "http"}')
+    monkeypatch.setenv("AIRFLOW_CONN_APPROVALS_C", '{"conn_type": "http", "host": "http://approvals.test"}')
+    urls = [
+        gates.ApprovalServiceHook(method="GET", http_conn_id=f"approvals_{x}").url_from_endpoint("/api") for x in "abc"
+    ]
+    assert urls == ["https://approvals.test/api", "http://127.0.0.1/api", "http://approvals.test/api"]
