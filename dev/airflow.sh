@@ -22,6 +22,8 @@ if [ "${2:-}" = "--distributed" ]; then
   # the embedded default's SQLite settings do not apply to PostgreSQL
   [ "${AIRFLOW__DATABASE__SQL_ALCHEMY_CONNECT_ARGS:-}" != laravel_release.embedded.SQLITE_CONNECT_ARGS ] ||
     unset AIRFLOW__DATABASE__SQL_ALCHEMY_CONNECT_ARGS
+  # compose's auth manager: FAB's users and roles (the admin user is created at start)
+  export AIRFLOW__CORE__AUTH_MANAGER=laravel_release.auth.FabAuthManager
   # every component signs and checks the task tokens with the same secret
   export AIRFLOW__API_AUTH__JWT_SECRET=${AIRFLOW__API_AUTH__JWT_SECRET:-$(cat "$AIRFLOW_HOME/jwt-secret" 2>/dev/null || true)}
 fi
@@ -59,6 +61,11 @@ case "${1:-}" in
       fi
       create_database
       airflow db migrate >"$AIRFLOW_HOME/db-migrate.log" 2>&1 || { tail -n 20 "$AIRFLOW_HOME/db-migrate.log"; exit 1; }
+      # the local-only default login, as compose's airflow-init creates it (there from .env)
+      airflow users list 2>/dev/null | grep -qw "${DISTRIBUTED_ADMIN:-admin}" ||
+        airflow users create --username "${DISTRIBUTED_ADMIN:-admin}" --password "${DISTRIBUTED_ADMIN_PASSWORD:-admin}" \
+          --role Admin --firstname Release --lastname Admin --email "${DISTRIBUTED_ADMIN:-admin}@localhost" \
+          >>"$AIRFLOW_HOME/db-migrate.log" 2>&1 || { tail -n 20 "$AIRFLOW_HOME/db-migrate.log"; exit 1; }
       : >"$pidfile"
       for component in api-server scheduler dag-processor triggerer "celery worker"; do
         # shellcheck disable=SC2086  # "celery worker" is two words

@@ -1,7 +1,9 @@
 """The distributed engine, natively: docker-compose.yaml's configuration (CeleryExecutor, PostgreSQL as the
 metadata database and result backend, Redis as the broker; api-server, scheduler, dag-processor, triggerer and
-a Celery worker as separate processes), started by ``dev/airflow.sh start --distributed``. A release is
-triggered through the command line client, as a CI pipeline would, and runs to success on the sandbox.
+a Celery worker as separate processes) and FAB's users, started by ``dev/airflow.sh start --distributed``.
+A release is triggered through the command line client, as a CI pipeline would, and runs to success on the
+sandbox; another is signed off by a FAB user named in the environment file, after a non-approver and the
+user who triggered it were refused, and a third, whose sign-off is marked success by hand, stops.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from pathlib import Path
 import psycopg2
 import pytest
 import redis
+import requests
 import yaml
 
 from tests.e2e.conftest import ROOT, base_config
@@ -125,3 +128,60 @@ def test_a_release_triggered_from_ci_runs_to_success_on_celery_workers(celery_ai
     # the tasks went through Redis to the Celery worker, which kept their results in PostgreSQL
     assert query("SELECT count(*) FROM celery_taskmeta WHERE status = 'SUCCESS'")[0][0] > 20
     assert redis.Redis(host="127.0.0.1", port=6379, db=11).keys("_kombu.binding.*")
+
+
+FAB_USERS = {"alice": "alice-fab", "mallory": "mallory-fab"}
+
+
+@pytest.fixture(scope="module")
+def fab_users(celery_airflow):
+    """FAB users made as an administrator would (their ids are numbers; the environment file names them)."""
+    env, _ = celery_airflow
+    from laravel_release.client import fetch_token
+
+    url = env["AIRFLOW_URL"]
+    token = fetch_token(url, "admin", "admin")
+    for name, password in FAB_USERS.items():  # FAB's users API, as an administrator would
+        user = {"username": name, "password": password, "email": f"{name}@zm.test", "first_name": name}
+        made = requests.post(
+            f"{url}/auth/fab/v1/users",
+            json={**user, "last_name": "E2E", "roles": [{"name": "User"}]},
+            headers={"Authorization": f"Bearer {token}"},
+            timeout=30,
+        )
+        assert made.status_code in (200, 201), made.text
+    ids = dict(query("SELECT username, id FROM ab_user"))
+    assert all(str(ids[name]).isdigit() for name in ("admin", *FAB_USERS))
+    from laravel_release.client import Airflow
+
+    return {"admin": Airflow.login(url, "admin", "admin")} | {
+        name: Airflow.login(url, name, password) for name, password in FAB_USERS.items()
+    }
+
+
+def test_fab_users_named_as_approvers_sign_off_and_nobody_else_does(fab_users, e2e_sandbox):
+    from laravel_release.client import ApiError
+    from tests.e2e.test_release_in_airflow import wait_for_signoff
+
+    admin = fab_users["admin"]
+    admin.wait_for_dag("release_maintenance", timeout=180)
+    admin.unpause("release_maintenance")
+    run_id = admin.trigger("release_maintenance", {"version": "v1.2.0"})  # the approvers: admin, alice
+    signoff = wait_for_signoff(admin, "release_maintenance", run_id)
+    assert [u.name for u in signoff.assigned_users] == ["alice"]  # admin triggered it
+    with pytest.raises(ApiError, match=r"HTTP 403.*mallory.*not a respondent"):
+        fab_users["mallory"].answer("release_maintenance", run_id, "approve_production", "Approve")
+    with pytest.raises(ApiError, match=r"HTTP 403.*admin.*not a respondent"):
+        admin.answer("release_maintenance", run_id, "approve_production", "Approve")
+    fab_users["alice"].answer("release_maintenance", run_id, "approve_production", "Approve", comment="UAT ok")
+    assert admin.wait("release_maintenance", run_id, timeout=900) == "success"
+    assert "UAT sign-off: approved by alice: UAT ok" in admin.task_log(
+        "release_maintenance", run_id, "approve_production"
+    )
+    assert "approved by alice in Airflow" in admin.task_log("release_maintenance", run_id, "uat_signed_off")
+
+
+def test_a_fab_signoff_marked_success_by_hand_stops_the_release(fab_users, e2e_sandbox):
+    from tests.e2e.test_release_in_airflow import signoff_marked_success_by_hand
+
+    signoff_marked_success_by_hand(fab_users["admin"])
