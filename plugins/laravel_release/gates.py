@@ -399,11 +399,9 @@ class SignoffGate(ApprovalOperator):
         timeout = self._timeout(env)
         hours = (timeout or timedelta(0)).total_seconds() / 3600
         approved, said = signoff_verdict(event, hours)
-        responder = (event.get("responded_by_user") or {}).get("name")
-        if approved and responder not in may_approve(env, triggering_user(context)) and env.approvers:
+        responder = (event.get("responded_by_user") or {}).get("name") or ""
+        if approved and not may_answer(env, triggering_user(context), responder):
             approved, said = False, f"{said}; but {responder} may not approve it (not an approver, or triggered it)"
-        elif approved and not env.allow_self_approval and responder == triggering_user(context):
-            approved, said = False, f"{said}; but {responder} triggered this release and may not approve it"
         if not approved:
             raise GateClosed(f"UAT sign-off: {said}. The release stops here; production was not touched.")
         self.log.info("UAT sign-off: %s", said)
@@ -420,6 +418,14 @@ def may_approve(env: config.Environment, triggered_by: str) -> list[str]:
     if env.allow_self_approval or not triggered_by:
         return list(env.approvers)
     return [name for name in env.approvers if name != triggered_by]
+
+
+def may_answer(env: config.Environment, triggered_by: str, responder: str) -> bool:
+    """Whether this responder's approval counts: a named approver who may approve this run, or, with no
+    approvers named, anyone but whoever triggered it (unless allowed)."""
+    if env.approvers:
+        return responder in may_approve(env, triggered_by)
+    return env.allow_self_approval or responder != triggered_by
 
 
 def external_verdict(answer: Any, version: str = "", run_id: str = "") -> tuple[str, str]:
@@ -537,7 +543,7 @@ def signed_off(
     """(signed off, by whom or why not) from what the two sign-off tasks recorded."""
     if isinstance(answer, dict) and answer.get("chosen_options") == [ApprovalOperator.APPROVE]:
         who = (answer.get("responded_by_user") or {}).get("name") or ""
-        if env.approvers and who not in may_approve(env, triggered_by):
+        if not may_answer(env, triggered_by, who):
             return False, f"approve_production was answered by {who or 'nobody known'}, who may not approve it"
         return True, f"approved by {who} in Airflow"
     if isinstance(service, dict) and service.get("status") == "approved":
