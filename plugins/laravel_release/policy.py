@@ -200,6 +200,11 @@ ROLLBACK = ReleaseType(
 # How long a restore's Required Action waits for an approver; unanswered, nothing is restored.
 RESTORE_DECISION_HOURS = 24
 
+# How long a release's own rollback waits for a person to choose how, when going back by code alone is not
+# safe (the release's migrations drop, rename or rewrite); unanswered, nothing is switched and the
+# environment stays frozen on the release (fix forward).
+UNSAFE_ROLLBACK_DECISION_HOURS = 4
+
 # A p95 baseline below this is counted as this when judging degradation, so that
 # 4 ms becoming 9 ms on an idle page is not "125% slower".
 DEGRADATION_FLOOR_SECONDS = 0.1

@@ -219,10 +219,14 @@ def test_every_environment_is_judged_after_the_switch_and_branches_to_its_rollba
         assert judge.downstream_task_ids == {f"{env}.release_verified", f"{env}.rollback.decide_rollback"}
         assert {
             t.removeprefix(f"{env}.rollback.") for t in dag.task_ids if t.startswith(f"{env}.rollback.")
-        } == ROLLBACK_GROUP | {"offer_restore"}
-        # a release's own rollback never restores: it offers a restore, in a rollback run of its own
+        } == ROLLBACK_GROUP | {"choose_rollback", "offer_restore"}
+        # nothing is switched before a person chose, when going back by code alone is not safe
+        choose = dag.get_task(f"{env}.rollback.choose_rollback")
+        assert choose.upstream_task_ids == {f"{env}.rollback.decide_rollback"} and choose.retries == 0
+        assert dag.get_task(f"{env}.rollback.switch_back").upstream_task_ids == {f"{env}.rollback.choose_rollback"}
+        # a release's own rollback never restores unasked: it offers a restore, in a rollback run of its own
         offer = dag.get_task(f"{env}.rollback.offer_restore")
-        assert offer.upstream_task_ids == {f"{env}.rollback.decide_rollback"} and offer.trigger_dag_id == "rollback"
+        assert offer.upstream_task_ids == {f"{env}.rollback.choose_rollback"} and offer.trigger_dag_id == "rollback"
         # the lock is given back after either branch
         assert {f"{env}.cleanup_releases", f"{env}.rollback.record_rollback"} <= dag.get_task(
             f"{env}.release_environment"
@@ -261,7 +265,7 @@ def test_the_rollback_dag_is_the_same_task_group_inside_its_own_lock(dagbag):
     }
     # a restore waits for a person: between the decision and the first change
     assert dag.get_task("rollback.approve_restore").upstream_task_ids == {"rollback.decide_rollback"}
-    assert "rollback.approve_restore" in dag.get_task("rollback.switch_back").upstream_task_ids
+    assert dag.get_task("rollback.switch_back").upstream_task_ids == {"rollback.approve_restore"}
     claim, give_back = dag.get_task("claim_environment"), dag.get_task("release_environment")
     assert claim.is_setup and give_back.is_teardown
     assert "claim_environment" in dag.get_task("rollback.decide_rollback").upstream_task_ids

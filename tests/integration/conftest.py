@@ -9,8 +9,10 @@ import subprocess
 import threading
 import time
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -98,10 +100,14 @@ class Answer(threading.Thread):
     before the run; ``asked`` is the request as it was shown (subject, body, assigned users). Should
     answering fail, the task is failed instead, so that the run ends and the test says why."""
 
-    def __init__(self, task_id: str, option: str, by: str = "admin", **inputs: str) -> None:
+    def __init__(
+        self, task_id: str, option: str, by: str = "admin", look: Callable[[], Any] | None = None, **inputs: str
+    ) -> None:
         super().__init__(daemon=True)
         self.task_id, self.option, self.by, self.inputs = task_id, option, by, inputs
+        self.look = look  # called once the question is asked, before answering: what was true meanwhile
         self.asked: dict = {}
+        self.seen: Any = None
         self.error: BaseException | None = None
 
     def run(self) -> None:
@@ -125,6 +131,7 @@ class Answer(threading.Thread):
                 if ti is not None and detail is not None:
                     try:
                         self.asked = {"subject": detail.subject, "body": detail.body, "assigned": detail.assignees}
+                        self.seen = self.look() if self.look else None
                         detail.responded_by = {"id": self.by, "name": self.by}
                         detail.responded_at = timezone.utcnow()
                         detail.chosen_options = [self.option]

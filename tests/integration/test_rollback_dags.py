@@ -10,6 +10,8 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import pwd
+import shutil
 import signal
 import subprocess
 import threading
@@ -138,6 +140,105 @@ def test_a_release_rolled_back_from_is_never_a_target_again(sandbox, run_dag):
     assert run.state == "failed"
     assert "target 'v1.1.0' was rolled back from before (marked bad)" in run.log
     assert_untouched(sandbox, before)
+
+
+DROP_LEGACY = """<?php
+
+use Illuminate\\Database\\Migrations\\Migration;
+use Illuminate\\Database\\Schema\\Blueprint;
+use Illuminate\\Support\\Facades\\Schema;
+
+class DropLegacyImportsTable extends Migration
+{
+    public function up()
+    {
+        Schema::dropIfExists('legacy_imports');
+    }
+
+    public function down()
+    {
+        Schema::create('legacy_imports', function (Blueprint $table) {
+            $table->id();
+            $table->string('file');
+        });
+    }
+}
+"""
+
+
+@contextlib.contextmanager
+def tagged(sandbox, tag: str, base: str, files: dict[str, str]):
+    """A tag of the sandbox's repository for one test: ``base`` with ``files`` laid over it."""
+    repo = sandbox / "repo/zenamanage.git"
+    owner = pwd.getpwuid(repo.stat().st_uid).pw_name  # git refuses a repository another user owns
+    work = Path(f"/tmp/tag-{uuid.uuid4().hex}")
+
+    def git(*args: str, cwd: Path = work) -> None:
+        subprocess.run(
+            ["runuser", "-u", owner, "--", "git", "-c", "user.name=ZenaManage", "-c", "user.email=dev@zm.test", *args],
+            cwd=cwd,
+            check=True,
+            capture_output=True,
+        )
+
+    git("clone", "-q", str(repo), str(work), cwd=Path("/tmp"))
+    git("checkout", "-q", base)
+    for name, text in {**files, "VERSION": tag + "\n"}.items():
+        (work / name).write_text(text)
+        shutil.chown(work / name, owner, owner)
+    git("add", "-A")
+    git("commit", "-q", "-m", f"ZenaManage {tag}")
+    git("tag", "-a", tag, "-m", f"ZenaManage {tag}")
+    git("push", "-q", "origin", tag)
+    try:
+        yield tag
+    finally:
+        git("push", "-q", "origin", "--delete", tag)
+        subprocess.run(["rm", "-rf", str(work)], check=True)
+
+
+def test_an_automatic_rollback_that_is_not_safe_switches_nothing_until_a_person_chooses(sandbox, run_dag):
+    before = {h: live_on(sandbox, h) for h in PRODUCTION}
+    rows, column = projects(sandbox), has_status_column(sandbox)
+    for db in ("zena_staging", "zena_production"):
+        sql(sandbox, f"CREATE TABLE IF NOT EXISTS {db}.legacy_imports (id INT PRIMARY KEY, file VARCHAR(80))")
+    migration = "database/migrations/2026_12_01_000000_drop_legacy_imports_table.php"
+    answer = Answer(
+        "production.rollback.choose_rollback",
+        "Undo its migrations",
+        look=lambda: {h: live_on(sandbox, h) for h in PRODUCTION},
+        confirm="",
+        comment="INC-51: nothing reads that table",
+    )
+    raised = as_deploy_user(sandbox, "alarm", "--raise", "--reason", "CVE-2026-5151 in the importer", "--by", "scanner")
+    assert raised.returncode == 0, raised.stderr
+    try:
+        with tagged(sandbox, "v1.2.1", "v1.2.0", {migration: DROP_LEGACY}):
+            answer.start()
+            run = run_dag(
+                "release_hotfix",
+                {"version": "v1.2.1", "reason": "drop the importer", "destructive_migrations": "unused since v1.0"},
+            )
+            answer.join()
+    finally:
+        as_deploy_user(sandbox, "alarm", "--clear", "--by", "scanner")
+    # the release went live and tripped; nothing was switched back while the person was asked
+    assert set(answer.seen.values()) != set(before.values()) and len(set(answer.seen.values())) == 1
+    assert "cannot go back by code alone" in answer.asked["subject"]
+    assert answer.asked["assigned"] == [{"id": "admin", "name": "admin"}]
+    body = answer.asked["body"]
+    assert "2026_12_01_000000_drop_legacy_imports_table: destructive (drops a table)" in body
+    assert "Nothing has been switched; production is frozen" in body and "**Fix forward**" in body
+    assert "a code-only rollback is NOT SAFE (1 destructive migration(s))" in run.log
+    # then what the person chose: back by code, and the release's migrations undone
+    assert run.state == "failed" and run.failed_tasks() == ["production.rollback.record_rollback"]
+    assert "ROLLBACK of production by migrations: chosen by admin: INC-51: nothing reads that table" in run.log
+    assert {h: live_on(sandbox, h) for h in PRODUCTION} == before
+    assert {h: served_version(h) for h in PRODUCTION} == {h: "v1.0.0" for h in PRODUCTION}
+    assert sql(sandbox, "SHOW TABLES FROM zena_production LIKE 'legacy_imports'") == "legacy_imports"
+    assert (projects(sandbox), has_status_column(sandbox)) == (rows, column)
+    assert run.tasks["production.rollback.offer_restore"] == "skipped"  # a security trigger: no restore offered
+    assert not (app_dir(sandbox) / ".deploy/freeze").exists() and not (app_dir(sandbox) / ".deploy/lock").exists()
 
 
 def test_a_security_alarm_rolls_a_release_back_automatically(sandbox, run_dag, inbox):

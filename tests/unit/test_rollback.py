@@ -214,3 +214,95 @@ def test_only_a_rollback_asked_to_takes_over_a_release_s_lock():
     assert not gates.may_take_over(policy.ROLLBACK, {"take_over_lock": False}, "release_hotfix/manual__1")
     assert not gates.may_take_over(policy.ROLLBACK, {"take_over_lock": True}, "rollback/manual__2")
     assert not gates.may_take_over(hotfix, {"take_over_lock": True}, "release_feature/manual__3")
+
+
+def unsafe_decided(backup_taken="2026-12-03T02:00:00"):
+    """decide_rollback's targets for production when the release dropped a column."""
+    cfg = config.load(config.DEFAULT_CONFIG)
+    env = cfg.environment("production")
+    decision = {
+        "environment": "production",
+        "from": "r4",
+        "to": "r3",
+        "version": "v1.2.0",
+        "mode": "code",
+        "reason": "ROLLBACK TRIGGER error rate",
+        "code_only_safe": False,
+        "rows_since_backup": 3,
+        "backup_taken": backup_taken,
+        "summary": ["migrations r4 ran: 2026_drop_status: destructive (drops a column or table)"],
+    }
+    targets = [plan.rollback_target(env, h, "r3", "v1.2.0", "run 1", "INC-7") for h in env.hosts]
+    return [{**t, "decision": decision} for t in targets]
+
+
+def choose(monkeypatch, decided, option, **inputs):
+    """The unsafe rollback's Required Action answered with ``option`` (or unanswered, ``option`` None)."""
+    from datetime import UTC, datetime
+
+    from laravel_release.steps import rollback
+
+    monkeypatch.setattr(rollback, "decided_by", lambda gate, context: decided)
+    gate = rollback.UnsafeRollbackGate(task_id="choose_rollback")
+    if option is None:
+        event = {"chosen_options": [rollback.FIX_FORWARD], "params_input": {}, "timedout": True}
+    else:
+        event = {
+            "chosen_options": [option],
+            "params_input": {"confirm": None, "comment": None, **inputs},
+            "responded_by_user": {"id": "1", "name": "alice"},
+        }
+    event["responded_at"] = datetime.now(UTC)
+    event.setdefault("responded_by_user", {"id": "", "name": ""})
+    return gate.execute_complete({}, event)
+
+
+def test_an_unsafe_rollback_undoes_the_migrations_only_when_a_person_chooses_it(monkeypatch):
+    from laravel_release.steps.rollback import UNDO_MIGRATIONS
+
+    chosen = choose(monkeypatch, unsafe_decided(), UNDO_MIGRATIONS, comment="INC-7: the column is empty anyway")
+    primary, other = chosen
+    assert (
+        primary["commands"]["database"].endswith("--release r4 --rollback") and other["commands"]["database"] == "true"
+    )
+    assert primary["decision"]["mode"] == "migrations" == other["decision"]["mode"]
+    assert primary["decision"]["chosen"] == "chosen by alice: INC-7: the column is empty anyway"
+    assert primary["commands"]["rollback"] == unsafe_decided()[0]["commands"]["rollback"]
+
+
+def test_an_unsafe_rollback_restores_only_with_the_typed_confirmation(monkeypatch):
+    from airflow.sdk.exceptions import AirflowFailException
+
+    from laravel_release.steps.rollback import RESTORE_BACKUP
+
+    chosen = choose(monkeypatch, unsafe_decided(), RESTORE_BACKUP, confirm="restore production r4")
+    assert "restore.sh" in chosen[0]["commands"]["database"] and chosen[0]["decision"]["mode"] == "restore"
+    with pytest.raises(AirflowFailException) as refused:
+        choose(monkeypatch, unsafe_decided(), RESTORE_BACKUP, confirm="restore production")
+    said = str(refused.value)
+    assert "the confirmation typed was 'restore production', not 'restore production r4'" in said
+    assert "Nothing was switched: production stays on r4, frozen (only a hotfix passes)" in said
+
+
+def test_fix_forward_or_no_answer_switches_nothing_and_keeps_the_freeze(monkeypatch):
+    from airflow.sdk.exceptions import AirflowFailException
+
+    from laravel_release.steps.rollback import FIX_FORWARD
+
+    with pytest.raises(AirflowFailException, match=r"Fix forward \(chosen by alice\)\. Nothing was switched"):
+        choose(monkeypatch, unsafe_decided(), FIX_FORWARD)
+    with pytest.raises(AirflowFailException, match=r"Fix forward \(no answer within 4 h\)"):
+        choose(monkeypatch, unsafe_decided(), None)
+
+
+def test_the_unsafe_rollback_form_shows_the_facts_and_each_choice():
+    from laravel_release.steps.rollback import unsafe_rollback_form
+
+    form = unsafe_rollback_form(unsafe_decided()[0]["decision"])
+    assert "Nothing has been switched; production is frozen" in form
+    assert "drops a column or table" in form  # the decision inputs
+    assert "Type `restore production r4` in Confirmation" in form and "(3 counted" in form
+    assert "No answer within 4 h counts as Fix forward" in form
+    assert "not possible, no backup was taken before r4" in unsafe_rollback_form(
+        unsafe_decided(backup_taken=None)[0]["decision"]
+    )

@@ -1,9 +1,9 @@
 """Roll an environment back: the task group of the release DAGs (automatic) and of the rollback DAG.
 
-    decide_rollback [─> approve_restore] ─> switch_back (every host) ─> rollback_database (primary)
-                    ─> verify_rollback (every host) ─> record_rollback ─> escalate (steps.announce: the
-                    escalation matrix, while unresolved)
-                   [─> offer_restore (a release's own rollback)]
+    decide_rollback ─> approve_restore | choose_rollback ─> switch_back (every host) ─> rollback_database
+                    (primary) ─> verify_rollback (every host) ─> record_rollback ─> escalate (steps.announce:
+                    the escalation matrix, while unresolved)
+                                     [─> offer_restore (a release's own rollback)]
 
 The seed's process: ``decide_rollback`` freezes the environment, shows the
 decision inputs (the target, whether a code-only rollback is safe for the
@@ -12,6 +12,10 @@ what would be wrong (a target that is not kept, a second restore of
 a backup restored already). ``approve_restore`` (the rollback DAG) is the
 Required Action a restore waits on: the environment's approvers see the rows it
 would lose and type its confirmation; any other mode passes it at once.
+``choose_rollback`` (a release's own rollback) passes at once when going back by
+code alone is safe; when the release's migrations drop, rename or rewrite, nothing
+is switched until an approver chooses: undo the migrations, restore the backup
+(typed confirmation), or fix forward (the environment stays frozen on the release).
 ``switch_back`` is rollback.sh on each host: the atomic switch of ``current``
 backwards, the release left marked bad. The database step then undoes the
 bad release's migrations or restores its pre-release backup, if asked.
@@ -31,7 +35,7 @@ import time
 from datetime import timedelta
 from typing import Any
 
-from airflow.providers.standard.operators.hitl import ApprovalOperator
+from airflow.providers.standard.operators.hitl import ApprovalOperator, HITLOperator
 from airflow.providers.standard.operators.trigger_dagrun import TriggerDagRunOperator
 from airflow.sdk import Param, TaskGroup, get_current_context, task
 from airflow.sdk.exceptions import AirflowException, AirflowFailException, AirflowSkipException
@@ -333,6 +337,11 @@ def decide_rollback(
             "not answer the counts; restore.sh changes nothing while it does not answer)"
         )
         lines.append(f"waiting for an approver in Required Actions ('{confirmation(env.name, bad)}')")
+    elif release_plan is not None and destructive:
+        lines.append(
+            "nothing is switched until one of the approvers chooses in Required Actions (choose_rollback): "
+            "undo the migrations, restore the backup, or fix forward"
+        )
     elif request["trigger"] in ("data", "database") and backup:
         lines.append(
             f"a restore of the backup before {bad} is a person's decision, never automatic (it loses every row "
@@ -454,6 +463,33 @@ def restore_form(decision: dict[str, Any]) -> str:
     )
 
 
+def decided_by(gate: Any, context: Any) -> list[dict[str, Any]]:
+    """The rollback targets ``decide_rollback`` planned (each host's, the primary first, with the decision)."""
+    return list(context["ti"].xcom_pull(task_ids=f"{gate.task_group.group_id}.decide_rollback"))
+
+
+def confirmed(decision: dict[str, Any], event: dict[str, Any], said: str) -> tuple[bool, str]:
+    """A restore's answer carries its typed confirmation, naming the environment and the release."""
+    wanted = confirmation(decision["environment"], decision["from"])
+    typed = ((event.get("params_input") or {}).get("confirm") or "").strip()
+    if typed != wanted:
+        return False, f"{said}, but the confirmation typed was {typed!r}, not {wanted!r}"
+    return True, said
+
+
+def confirm_param() -> Param:
+    return Param(
+        None,
+        type=["null", "string"],
+        title="Confirmation",
+        description="restore <environment> <release rolled back from>, as the text above says.",
+    )
+
+
+def comment_param() -> Param:
+    return Param(None, type=["null", "string"], title="Comment", description="Why (kept in the log).")
+
+
 class RestoreGate(ApprovalOperator):
     """A restore waits here for one of the environment's approvers (Required Actions), who sees the rows
     it loses and types its confirmation, naming the release. Any other mode passes at once. Reject, a
@@ -462,15 +498,7 @@ class RestoreGate(ApprovalOperator):
 
     def __init__(self, *, params: Any = None, **kwargs: Any) -> None:
         del params  # the DAG's params: not part of this form
-        form = {
-            "confirm": Param(
-                None,
-                type=["null", "string"],
-                title="Confirmation",
-                description="restore <environment> <release rolled back from>, as the text above says.",
-            ),
-            "comment": Param(None, type=["null", "string"], title="Comment", description="Why (kept in the log)."),
-        }
+        form = {"confirm": confirm_param(), "comment": comment_param()}
         super().__init__(
             subject="Restore a database backup?",
             defaults=self.REJECT,
@@ -479,15 +507,11 @@ class RestoreGate(ApprovalOperator):
             **kwargs,
         )
 
-    def _decision(self, context: Any) -> dict[str, Any]:
-        decided = context["ti"].xcom_pull(task_ids=f"{self.task_group.group_id}.decide_rollback")  # type: ignore[union-attr]
-        return dict(decided[0]["decision"])
-
     def execute(self, context: Any) -> Any:
-        decision = self._decision(context)
+        decision = decided_by(self, context)[0]["decision"]
         if decision["mode"] != "restore":
             self.log.info("mode %s: no restore, nothing to approve", decision["mode"])
-            return None
+            return decided_by(self, context)
         env = config.load().environment(decision["environment"])
         self.assigned_users = [{"id": name, "name": name} for name in env.approvers] or None
         self.subject = f"Restore {env.name}'s database to the backup taken before {decision['from']}?"
@@ -501,12 +525,11 @@ class RestoreGate(ApprovalOperator):
         return super().execute(context)
 
     def execute_complete(self, context: Any, event: dict[str, Any]) -> Any:
-        decision = self._decision(context)
+        decided = decided_by(self, context)
+        decision = decided[0]["decision"]
         approved, said = gates.signoff_verdict(event, policy.RESTORE_DECISION_HOURS)
-        wanted = confirmation(decision["environment"], decision["from"])
-        typed = ((event.get("params_input") or {}).get("confirm") or "").strip()
-        if approved and typed != wanted:
-            approved, said = False, f"{said}, but the confirmation typed was {typed!r}, not {wanted!r}"
+        if approved:
+            approved, said = confirmed(decision, event, said)
         if not approved:
             env = config.load().environment(decision["environment"])
             owner = decision["owner"]
@@ -516,7 +539,122 @@ class RestoreGate(ApprovalOperator):
                 "run set is lifted. Trigger the rollback again to decide anew."
             )
         self.log.warning("RESTORE of %s approved: %s", decision["environment"], said)
-        return super().execute_complete(context, event)
+        super().execute_complete(context, event)
+        return decided
+
+
+def with_mode(env: config.Environment, decided: list[dict[str, Any]], mode: str, said: str) -> list[dict[str, Any]]:
+    """The rollback targets with the database step of ``mode`` on the primary host, and the decision saying
+    who chose it."""
+    decision = decided[0]["decision"]
+    bad = decision["from"]
+    database = plan.database_rollback_command(env, mode, bad, backup=bad) or "true"
+    decision = {**decision, "mode": mode, "chosen": said, "summary": [*decision["summary"], f"mode {mode}: {said}"]}
+    return [
+        {
+            **t,
+            "decision": decision,
+            "commands": {**t["commands"], "database": database} if t["primary"] else t["commands"],
+        }
+        for t in decided
+    ]
+
+
+def unsafe_rollback_form(decision: dict[str, Any]) -> str:
+    """The Required Action's text when going back by code alone is not safe: the facts, and what each choice does."""
+    env, bad, to = decision["environment"], decision["from"], decision["version"]
+    restore = (
+        f"- **{RESTORE_BACKUP}**: the same switch, then the backup taken **{decision['backup_taken']} UTC** is "
+        f"loaded; the rows written since are lost ({decision['rows_since_backup']} counted, "
+        "or not known when the database does not answer). A safety dump of the database as it is now is taken "
+        f"first, and the app answers 503 while the backup loads. Type `{confirmation(env, bad)}` in Confirmation."
+        if decision["backup_taken"]
+        else f"- **{RESTORE_BACKUP}**: not possible, no backup was taken before {bad}."
+    )
+    return (
+        f"**{env}: {bad} failed and should be rolled back to {to}, but its migrations do not only add**, so "
+        f"{to}'s code would run on a schema it does not know. Nothing has been switched; {env} is frozen "
+        "(only a hotfix passes) and the incident is announced.\n\n"
+        f"Why: {decision['reason']}\n\n**Choose one**\n\n"
+        f"- **{UNDO_MIGRATIONS}**: every host switches back to {to}, then the down() of each migration {bad} "
+        "ran is run, newest first. Rows are kept, but what a migration dropped or rewrote is not brought back.\n"
+        f"{restore}\n"
+        f"- **{FIX_FORWARD}**: nothing is switched; {env} stays on {bad}, frozen. Release the fix as a hotfix "
+        "(it passes the freeze), then clear the freeze with the deployment_freeze DAG.\n\n"
+        f"No answer within {policy.UNSAFE_ROLLBACK_DECISION_HOURS} h counts as {FIX_FORWARD}.\n\n"
+        "**Decision inputs**\n\n" + "\n".join(f"- {line}" for line in decision["summary"])
+    )
+
+
+UNDO_MIGRATIONS, RESTORE_BACKUP, FIX_FORWARD = "Undo its migrations", "Restore the backup", "Fix forward"
+
+
+class UnsafeRollbackGate(HITLOperator):
+    """A release's own rollback when going back by code alone is not safe (a migration of the release
+    drops, renames or rewrites): nothing is switched blindly. The environment is frozen and the incident
+    announced already (``decide_rollback``); one of its approvers chooses here, with the facts shown:
+    undo the migrations, restore the backup (with its typed confirmation), or fix forward (nothing
+    switched, the freeze kept). A safe rollback passes at once. Returns the rollback targets to carry out."""
+
+    def __init__(self, *, params: Any = None, **kwargs: Any) -> None:
+        del params  # the DAG's params: not part of this form
+        super().__init__(
+            subject="Choose how to roll back",
+            options=[UNDO_MIGRATIONS, RESTORE_BACKUP, FIX_FORWARD],
+            defaults=FIX_FORWARD,
+            response_timeout=timedelta(hours=policy.UNSAFE_ROLLBACK_DECISION_HOURS),
+            params={"confirm": confirm_param(), "comment": comment_param()},
+            **kwargs,
+        )
+
+    def execute(self, context: Any) -> Any:
+        decided = decided_by(self, context)
+        decision = decided[0]["decision"]
+        if decision["code_only_safe"]:
+            log.info("a code-only rollback is safe: it goes on at once")
+            return decided
+        env = config.load().environment(decision["environment"])
+        if not decision["backup_taken"]:
+            self.options = [UNDO_MIGRATIONS, FIX_FORWARD]
+        self.assigned_users = [{"id": name, "name": name} for name in env.approvers] or None
+        self.subject = f"{env.name}: {decision['from']} cannot go back by code alone. How should it roll back?"
+        self.body = unsafe_rollback_form(decision)
+        log.warning(
+            "a code-only rollback of %s is NOT SAFE: nothing is switched until %s chooses (Required Actions); "
+            "unanswered for %s h, %s stays on %s, frozen",
+            decision["from"],
+            ", ".join(env.approvers) or "a user allowed to answer",
+            policy.UNSAFE_ROLLBACK_DECISION_HOURS,
+            env.name,
+            decision["from"],
+        )
+        return super().execute(context)
+
+    def execute_complete(self, context: Any, event: dict[str, Any]) -> Any:
+        decided = decided_by(self, context)
+        decision = decided[0]["decision"]
+        env = config.load().environment(decision["environment"])
+        if "error" in event or event.get("timedout"):
+            chosen, said = FIX_FORWARD, f"no answer within {policy.UNSAFE_ROLLBACK_DECISION_HOURS:g} h"
+        else:
+            chosen = (event.get("chosen_options") or [FIX_FORWARD])[0]
+            who = (event.get("responded_by_user") or {}).get("name") or "unknown"
+            comment = ((event.get("params_input") or {}).get("comment") or "").strip()
+            said = f"chosen by {who}" + (f": {comment}" if comment else "")
+        if chosen == RESTORE_BACKUP:
+            approved, said = confirmed(decision, event, said)
+            if not approved:
+                chosen = FIX_FORWARD
+        if chosen == FIX_FORWARD:
+            raise AirflowFailException(
+                f"{env.name}: {FIX_FORWARD} ({said}). Nothing was switched: {env.name} stays on {decision['from']}, "
+                "frozen (only a hotfix passes). Release the fix as a hotfix, or roll back with the rollback DAG "
+                "(mode migrations or restore); then clear the freeze with the deployment_freeze DAG."
+            )
+        super().execute_complete(context, event)
+        mode = "migrations" if chosen == UNDO_MIGRATIONS else "restore"
+        log.warning("ROLLBACK of %s by %s: %s", env.name, mode, said)
+        return with_mode(env, decided, mode, said)
 
 
 class OfferRestore(TriggerDagRunOperator):
@@ -528,8 +666,10 @@ class OfferRestore(TriggerDagRunOperator):
         super().__init__(trigger_dag_id="rollback", wait_for_completion=False, **kwargs)
 
     def execute(self, context: Any) -> Any:
-        decided = context["ti"].xcom_pull(task_ids=f"{self.task_group.group_id}.decide_rollback")  # type: ignore[union-attr]
-        decision = (decided or [{}])[0].get("decision")
+        chosen = context["ti"].xcom_pull(task_ids=f"{self.task_group.group_id}.choose_rollback")  # type: ignore[union-attr]
+        decision = (chosen or [{}])[0].get("decision")
+        if decision and decision["mode"] == "restore":
+            raise AirflowSkipException(f"{decision['chosen']}: the backup is restored by this run")
         if not decision or decision["trigger"] not in ("data", "database"):
             raise AirflowSkipException("no data or database trigger: no restore to offer")
         if not decision["backup_taken"]:
@@ -682,18 +822,24 @@ def rollback_environment(
     Returns (first, last)."""
     with TaskGroup("rollback", tooltip="roll the environment back"):
         decided = decide_rollback(request=request, release_plan=release_plan, verdict=verdict)
+        # a person's say before the first change: a restore (the rollback DAG), an unsafe code rollback (a release's)
+        gate = (
+            RestoreGate(task_id="approve_restore", retries=0)
+            if request is not None
+            else UnsafeRollbackGate(task_id="choose_rollback", retries=0)
+        )
+        chosen = gate.output  # the rollback targets, as decided or as the person chose
         switch = RemoteScript.partial(
             task_id="switch_back", step="rollback", retries=0, map_index_template="{{ task.host }}"
-        ).expand(target=decided)
-        database = RemoteScript(task_id="rollback_database", step="database", target=decided, retries=0)
-        verified = verify_rollback.expand(target=decided)
-        record = record_rollback(decided, verified, fail_run=fail_run)  # type: ignore[arg-type]
+        ).expand(target=chosen)
+        database = RemoteScript(task_id="rollback_database", step="database", target=chosen, retries=0)
+        verified = verify_rollback.expand(target=chosen)
+        record = record_rollback(chosen, verified, fail_run=fail_run)  # type: ignore[arg-type]
+        decided >> gate
         switch >> database >> verified
         record >> announce.escalate(decided)
-        if request is not None:
-            decided >> RestoreGate(task_id="approve_restore", retries=0) >> switch
-        else:
+        if request is None:
             # beside the switch, not after it: a task downstream of record_rollback would make a rolled-back
             # run succeed. The run it starts waits for the environment's lock, held until this rollback ends.
-            decided >> OfferRestore(task_id="offer_restore", retries=0)
+            gate >> OfferRestore(task_id="offer_restore", retries=0)
     return decided, record
