@@ -419,7 +419,7 @@ class Quality:
         critical = rtype.max_critical_findings if self.max_critical_findings is None else self.max_critical_findings
         changed = []
         if coverage != rtype.min_coverage_percent:
-            changed.append(f"coverage >= {coverage:g}% (policy: {rtype.min_coverage_percent:g}%)")
+            changed.append(f"coverage > {coverage:g}% (policy: {rtype.min_coverage_percent:g}%)")
         if critical != rtype.max_critical_findings:
             changed.append(f"critical findings <= {critical} (policy: {rtype.max_critical_findings})")
         if not self.tests_required:

@@ -1,8 +1,9 @@
 """A release DAG from a row of the policy table.
 
-    plan_release ─> install_tools ─> build_release ─> staging ─> [uat ─> sign-off ─> uat_signed_off]
-                                          ├─> write_release_notes                          │
-                                          └─> quality gates ───────────────────────────────┴─> wait_for_window
+    plan_release ─> install_tools ─> build_release ─> check_tests, scan_release ─> staging ─> [uat ─> sign-off
+                                          │                                 ─> uat_signed_off] ─┐
+                                          ├─> write_release_notes                              │
+                                          └─> the other quality gates ─────────────────────────┴─> wait_for_window
                                                                                  ─> production ─> finish_release
                                                                   (gates passed) ─> announce_release
 
@@ -129,8 +130,8 @@ def release_dag(name: str, doc_md: str | None = None) -> DAG:
         plan = plan_release(rtype.name)
         build, notes = build_release(plan)
         install_tools(plan) >> build  # type: ignore[arg-type]  # XComs, resolved at run time
-        gates_passed = quality_gates(plan, build, notes)
-        previous: Any = build
+        tested, gates_passed = quality_gates(plan, build, notes)
+        previous: Any = tested  # the first environment waits for the tests and the scan
         for stage in rtype.stages:
             if stage == "production":
                 ready = previous  # the previous stage verified (skipped when it rolled back)

@@ -125,6 +125,20 @@ def test_production_waits_for_every_quality_gate_and_the_window(dagbag, dag_id):
 
 
 @pytest.mark.parametrize("dag_id", RELEASE_DAGS)
+def test_no_environment_changes_before_the_tests_and_the_scan_passed(dagbag, dag_id):
+    dag = dagbag.dags[dag_id]
+    first = policy.RELEASE_TYPES[dag_id.removeprefix("release_")].stages[0]
+    assert dag.get_task(f"{first}.claim_environment").upstream_task_ids == {
+        "check_tests",
+        "scan_release",
+        "plan_release",
+    }
+    # the others run beside the first environment
+    for gate in ("check_coverage", "check_migrations", "write_changelog"):
+        assert not {t for t in dag.get_task(gate).downstream_task_ids if t.startswith(f"{first}.")}
+
+
+@pytest.mark.parametrize("dag_id", RELEASE_DAGS)
 def test_each_environment_is_claimed_by_a_setup_and_given_back_by_a_teardown(dagbag, dag_id):
     dag = dagbag.dags[dag_id]
     for env in policy.RELEASE_TYPES[dag_id.removeprefix("release_")].stages:

@@ -111,19 +111,21 @@ def test_coverage_under_the_threshold_stops_the_release_before_production(fresh_
     run = run_dag("release_hotfix", {"version": "v1.1.0", "reason": "coverage gate test on the sandbox"})
     assert run.state == "failed"
     assert run.failed_tasks() == ["check_coverage"]
-    assert re.search(r"quality gate 'coverage >= 95%' failed: the app's tests cover 9[0-4]\.\d% of its lines", run.log)
+    assert re.search(r"quality gate 'coverage > 95%' failed: the app's tests cover 9[0-4]\.\d% of its lines", run.log)
     assert not [t for t, state in run.tasks.items() if t.startswith("production.switch") and state == "success"]
     assert {h: served_version(h) for h in PRODUCTION} == before
 
 
-def test_a_critical_security_finding_stops_the_release_before_production(fresh_sandbox, run_dag, edit_config):
+def test_a_critical_security_finding_stops_the_release_before_any_environment(fresh_sandbox, run_dag, edit_config):
     scanner = """echo '{"critical": 1, "high": 0, "findings": ["CVE-2026-9999 in laravel/framework"]}'"""
     edit_config(lambda data: data["build"].update(scan_command=scanner))
-    before = {h: served_version(h) for h in PRODUCTION}
+    before = {h: served_version(h) for h in ("staging-1", *PRODUCTION)}
     run = run_dag("release_hotfix", {"version": "v1.1.0", "reason": "security gate test on the sandbox"})
     assert run.state == "failed" and run.failed_tasks() == ["scan_release"]
     assert "1 critical finding(s), at most 0 allowed" in run.log
-    assert {h: served_version(h) for h in PRODUCTION} == before
+    # staging waits for the scan and the tests: the build went live nowhere
+    assert run.tasks["staging.claim_environment"] == "upstream_failed"
+    assert {h: served_version(h) for h in ("staging-1", *PRODUCTION)} == before
 
 
 def test_the_quality_gates_report_their_figures(fresh_sandbox, run_dag):

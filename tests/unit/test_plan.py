@@ -99,7 +99,7 @@ def test_quality_thresholds_default_to_the_policy_and_the_file_may_change_them()
     }
     relaxed = dataclasses.replace(CFG, quality=config.Quality(min_coverage_percent=75, tests_required=False))
     q = plan.quality_plan(relaxed, hotfix, None, None, "")
-    assert q["changed"] == ["coverage >= 75% (policy: 90%)", "tests not required (policy: required)"]
+    assert q["changed"] == ["coverage > 75% (policy: 90%)", "tests not required (policy: required)"]
     p = plan.release_plan(relaxed, hotfix, "v1.2.0", "r", "run", "v1.1.0", q)
     assert p["min_coverage_percent"] == 75 and p["quality"]["tests_required"] is False
 

@@ -163,3 +163,18 @@ def test_a_waived_gate_reports_its_figure_and_who_waived_it_and_why():
     assert said == "WAIVED by alice: INC-42: flaky test tracked in #123; 1 failed, 2 passed (5 assertions): " + (
         "a test command exited 0 although tests failed"
     )
+
+
+def test_coverage_must_be_over_the_threshold_as_the_seed_says(monkeypatch):
+    """The seed: "> 90% code coverage". 21 of 23 statements (91.3 %) pass 91 and fail 91.304..."""
+    monkeypatch.setattr(quality.remote, "read_file", lambda conn, host, path: CLOVER)
+    built = [{"verb": "build", "report": "/builds/r/build/coverage.xml"}]
+
+    def gate(threshold: float):
+        plan = {"build": {"ssh_conn_id": "b", "host": "build"}, "min_coverage_percent": threshold}
+        return quality.check_coverage.function(plan, built)
+
+    assert gate(91) == pytest.approx(91.3, abs=0.01)
+    exactly = quality.coverage_percent(CLOVER)
+    with pytest.raises(quality.QualityGateFailed, match=r"'coverage > 91.3043%' failed: the app's tests cover 91.3%"):
+        gate(exactly)

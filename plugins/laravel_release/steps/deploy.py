@@ -84,7 +84,8 @@ def deploy_environment(plan: Any, env: str, built: Any, previous: Any, rtype: Re
     """The task group that deploys the planned release to ``env``; returns its ``release_verified``.
 
     ``built`` is the build task (the distribution starts after it), ``previous``
-    the gate the environment waits for (the previous stage's verification or a sign-off).
+    the gates the environment waits for (the tests and the scan, the previous stage's verification, or a
+    sign-off and the window).
     """
     with TaskGroup(env, tooltip=f"deploy to {env}"):
         claim = gates.claim_environment(plan, env, rtype)
