@@ -23,7 +23,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import quote
 
-from laravel_release import config
+from laravel_release import config, policy
 
 log = logging.getLogger(__name__)
 
@@ -105,7 +105,7 @@ def pre_release(
         (
             f"What: {rtype} release {version}, replacing {since or 'nothing (first release)'}",
             f"When: {when}",
-            "Passed: the quality gates" + (" and UAT sign-off" if rtype in ("feature", "major") else ""),
+            "Passed: the quality gates" + (" and UAT sign-off" if policy.release_type(rtype).uat_signoff else ""),
             "Expect no downtime: the switch is atomic, and the release is rolled back by itself if a trigger trips",
         ),
         link,

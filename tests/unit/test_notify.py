@@ -45,6 +45,11 @@ def test_the_pre_release_message_says_what_when_and_which_window():
     assert "When: now, outside its window (Tue-Thu): override, because INC-42 outage" in now.lines
     hotfix = notify.pre_release("ZenaManage", "hotfix", "v1.4.1", "v1.4.0", None, None, None, LINK)
     assert "When: as soon as staging is verified (a hotfix has no release window)" in hotfix.lines
+    assert "Passed: the quality gates" in hotfix.lines  # no UAT for a hotfix
+    # every type that waits for UAT sign-off says so (a maintenance release too)
+    for rtype in ("feature", "maintenance", "major"):
+        said = notify.pre_release("ZenaManage", rtype, "v1.4.1", "v1.4.0", "w", None, None, LINK).lines
+        assert "Passed: the quality gates and UAT sign-off" in said, rtype
 
 
 def test_the_incident_names_every_trigger_with_its_numbers_and_the_rollback_under_way():
