@@ -124,17 +124,19 @@ def _audit_table(found: list[evidence.Change]) -> str:
         override = f"<br>window override: {html.escape(c.window_override)}" if c.window_override else ""
         override += f"<br>quality: {html.escape(c.quality)}" if c.quality else ""
         what = f"{c.release_type} release" if c.kind == "release" else "rollback"
+        perf = c.performance if c.kind == "release" else "—"
+        perf_css = {"met": "done", "not measured": "none"}.get(perf, "missed") if c.kind == "release" else "none"
         rows.append(
             f"<tr><td>{c.started:%Y-%m-%d %H:%M}</td><td>{html.escape(what)}</td>"
             f"<td>{html.escape(c.replaced or '—')} → {html.escape(c.version)}</td><td>{html.escape(who)}"
             f"{'<br>' + html.escape(c.note) if c.note else ''}</td><td>{html.escape(approved)}</td>"
             f"<td>{html.escape(', '.join(c.hosts))}</td><td class='{'done' if c.outcome == 'success' else 'failed'}'>"
-            f"{c.outcome.replace('_', ' ')}{override}{flags}</td></tr>"
+            f"{c.outcome.replace('_', ' ')}{override}{flags}</td><td class='{perf_css}'>{html.escape(perf)}</td></tr>"
             if c.started
             else ""
         )
     head = "<tr><th>when (UTC)</th><th>what</th><th>version</th><th>triggered by</th><th>approved by</th>"
-    return f"<table>{head}<th>hosts</th><th>outcome</th></tr>{''.join(rows)}</table>"
+    return f"<table>{head}<th>hosts</th><th>outcome</th><th>performance targets</th></tr>{''.join(rows)}</table>"
 
 
 def _checklists(runs: list[dict[str, Any]], found: list[evidence.Change]) -> str:

@@ -101,15 +101,43 @@ def p95(seconds: list[float]) -> float:
     return ordered[max(0, math.ceil(0.95 * len(ordered)) - 1)]
 
 
-def load_summary(probes: list[Probe]) -> dict[str, float]:
-    """Error rate and p95 of a synthetic probe's requests. An error is no answer or a 5xx."""
+def load_summary(probes: list[Probe]) -> dict[str, float | None]:
+    """Error rate and p95 of a synthetic probe's requests (all, pages, APIs: None when none was asked).
+    An error is no answer or a 5xx."""
     errors = sum(1 for p in probes if p.status is None or p.status >= 500)
+    api = [p.seconds for p in probes if p.name.startswith(policy.API_PATH_PREFIX)]
+    pages = [p.seconds for p in probes if not p.name.startswith(policy.API_PATH_PREFIX)]
     return {
         "requests": len(probes),
         "errors": errors,
         "error_rate_percent": round(100.0 * errors / len(probes), 2) if probes else 0.0,
         "p95_seconds": round(p95([p.seconds for p in probes]), 4),
+        "p95_page_seconds": round(p95(pages), 4) if pages else None,
+        "p95_api_seconds": round(p95(api), 4) if api else None,
     }
+
+
+def release_figures(hosts: list[dict[str, Any]]) -> dict[str, float | None]:
+    """The figures of the seed's release targets from the hosts' probes: the worst host counts."""
+
+    def worst(key: str, scale: float = 1.0) -> float | None:
+        values = [h[key] * scale for h in hosts if h.get(key) is not None]
+        return round(max(values), 2) if values else None
+
+    return {
+        "p95_page_ms": worst("p95_page_seconds", 1000),
+        "p95_api_ms": worst("p95_api_seconds", 1000),
+        "error_rate_percent": worst("error_rate_percent"),
+    }
+
+
+def targets_missed(figures: dict[str, float | None]) -> list[str]:
+    """The seed's release targets these figures miss, each with its figure and its limit."""
+    missed = []
+    for target in policy.TARGETS:
+        if target.name in policy.RELEASE_TARGETS and target.met(figures.get(target.name)) is False:
+            missed.append(f"{target.title} {figures[target.name]:g}{target.unit} (target {target.describe()})")
+    return missed
 
 
 def degradation_percent(p95_now: float, p95_baseline: float | None) -> float:

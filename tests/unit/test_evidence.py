@@ -301,3 +301,34 @@ def test_the_rollback_plan_is_proven_by_the_rehearsal_on_staging():
     assert _rollback_plan(first)[0] == "n/a"
     failed = {"tasks": {"staging.rehearse_rollback": "failed"}, "xcom": {}}
     assert _rollback_plan(failed) == ("failed", "staging.rehearse_rollback: failed")
+
+
+def test_each_release_meets_or_misses_the_performance_targets_pages_and_apis_apart():
+    run = release("release_feature", "v1.5.0", "v1.4.0", at(20), "success", [at(19)])
+    run["xcom"]["production.release_verified"] = [
+        {
+            "host": "production-1",
+            "p95_seconds": 0.41,
+            "p95_page_seconds": 0.41,
+            "p95_api_seconds": 0.35,
+            "error_rate_percent": 0.0,
+        },
+        {
+            "host": "production-2",
+            "p95_seconds": 0.2,
+            "p95_page_seconds": 0.2,
+            "p95_api_seconds": 0.1,
+            "error_rate_percent": 0.0,
+        },
+    ]
+    change = evidence.release_change(run)
+    assert (change.p95_page_ms, change.p95_api_ms) == (410.0, 350.0)
+    assert change.performance == "missed: p95 response time, APIs (worst) 350 ms (target < 300 ms)"
+    m = evidence.dora([change], NOW, weeks=4)
+    assert (m.figures["p95_page_ms"], m.figures["p95_api_ms"]) == (410.0, 350.0)
+    # a run from before pages and APIs were apart: its worst p95 stands for both, as it did
+    older = evidence.release_change(release("release_feature", "v1.4.0", "v1.3.0", at(13), "success", [at(12)]))
+    assert older.performance == "met" and older.figures["p95_api_ms"] == 180
+    page, _ = report.render([run], NOW, 4)
+    assert "<th>performance targets</th>" in page
+    assert "<td class='missed'>missed: p95 response time, APIs (worst) 350 ms (target &lt; 300 ms)</td>" in page

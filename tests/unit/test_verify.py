@@ -162,7 +162,30 @@ def test_p95_and_the_load_summary():
     assert p95([]) == 0.0
     assert p95([i / 100 for i in range(1, 101)]) == 0.95
     probes = [Probe("p", URL, 200, seconds=0.01)] * 18 + [Probe("p", URL, 502), Probe("p", URL, None)]
-    assert load_summary(probes) == {"requests": 20, "errors": 2, "error_rate_percent": 10.0, "p95_seconds": 0.01}
+    assert load_summary(probes) == {
+        "requests": 20,
+        "errors": 2,
+        "error_rate_percent": 10.0,
+        "p95_seconds": 0.01,
+        "p95_page_seconds": 0.01,
+        "p95_api_seconds": None,  # no API was asked
+    }
+
+
+def test_pages_and_apis_are_judged_apart_by_the_seed_s_targets():
+    from laravel_release.verify import release_figures, targets_missed
+
+    probes = [Probe("/", URL, 200, seconds=0.45)] * 10 + [Probe("/api/projects", URL, 200, seconds=0.32)] * 10
+    summary = load_summary(probes)
+    assert (summary["p95_page_seconds"], summary["p95_api_seconds"]) == (0.45, 0.32)
+    hosts = [{**summary, "host": "p1"}, {**summary, "p95_page_seconds": 0.2, "error_rate_percent": 1.5, "host": "p2"}]
+    figures = release_figures(hosts)
+    assert figures == {"p95_page_ms": 450.0, "p95_api_ms": 320.0, "error_rate_percent": 1.5}  # the worst host
+    assert targets_missed(figures) == [
+        "p95 response time, APIs (worst) 320 ms (target < 300 ms)",
+        "error rate (worst) 1.5% (target < 1%)",
+    ]
+    assert targets_missed({"p95_page_ms": None, "p95_api_ms": 120.0, "error_rate_percent": 0.0}) == []
 
 
 def test_rows_lost_counts_missing_tables_and_fewer_rows_but_not_new_ones():

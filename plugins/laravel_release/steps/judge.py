@@ -98,8 +98,12 @@ def judge_release(verdict: dict[str, Any], environment: str) -> str:
 
 @task(task_id="release_verified")
 def release_verified(verified: list[dict[str, Any]], verdict: dict[str, Any]) -> list[dict[str, Any]]:
-    """The environment is verified and was watched: what the next stage waits for."""
-    return [{**v, "measured": verdict["measured"]} for v in verified]
+    """The environment is verified and was watched: what the next stage waits for. The seed's performance
+    targets (p95 of pages and of APIs, error rate) are not rollback triggers: missed, the release warns."""
+    missed = verify.targets_missed(verify.release_figures(verified))
+    for line in missed:
+        log.warning("PERFORMANCE TARGET MISSED on %s: %s", verdict["environment"], line)
+    return [{**v, "measured": verdict["measured"], "targets_missed": missed} for v in verified]
 
 
 def before_switch(plan: Any, environment: str) -> Any:
