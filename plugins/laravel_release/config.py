@@ -264,6 +264,13 @@ SCHEMA: dict[str, Any] = {
                 "dir": _ABS_PATH,
                 "api_conn_id": _NAME,  # an http connection: host = Airflow's URL, login and password (or a token)
                 "weeks": {"type": "integer", "minimum": 1, "maximum": 104},
+                # where each release's notes and CHANGELOG entry are also posted (JSON), besides the folder
+                "publish": {
+                    "type": "object",
+                    "additionalProperties": False,
+                    "required": ["conn_id", "endpoint"],
+                    "properties": {"conn_id": _NAME, "endpoint": {"type": "string", "pattern": "^/"}},
+                },
             },
         },
         "environments": {
@@ -480,6 +487,13 @@ class Config:
     reports_api_conn_id: str = "airflow_api"
     reports_weeks: int = 12
     quality: Quality = field(default_factory=Quality)
+    publish_conn_id: str = ""  # an http connection: release notes and CHANGELOG entries are posted there
+    publish_endpoint: str = ""
+
+    def reports_path(self) -> Path:
+        """The reports folder: ``reports.dir``, or $AIRFLOW_HOME/reports."""
+        home = os.environ.get("AIRFLOW_HOME") or str(Path.home() / "airflow")
+        return Path(self.reports_dir or f"{home}/reports")
 
     def window(self, rtype: ReleaseType) -> Window | None:
         """The release window of a type: the file's override, or the policy's."""
@@ -617,6 +631,8 @@ def parse(data: Any, source: str) -> Config:
         reports_api_conn_id=data.get("reports", {}).get("api_conn_id", "airflow_api"),
         reports_weeks=data.get("reports", {}).get("weeks", 12),
         quality=Quality(**data.get("quality", {})),
+        publish_conn_id=data.get("reports", {}).get("publish", {}).get("conn_id", ""),
+        publish_endpoint=data.get("reports", {}).get("publish", {}).get("endpoint", ""),
     )
 
 

@@ -4,7 +4,7 @@
                                           │                                 ─> uat_signed_off] ─┐
                                           ├─> write_release_notes                              │
                                           └─> the other quality gates ─────────────────────────┴─> wait_for_window
-                                                                                 ─> production ─> finish_release
+                                                       ─> production ─> finish_release ─> publish_release_notes
                                                                   (gates passed) ─> announce_release
 
 Each stage is the task group of ``steps.deploy`` (its build is distributed to
@@ -27,7 +27,7 @@ from laravel_release.config import ENVIRONMENTS
 from laravel_release.steps.announce import announce_release
 from laravel_release.steps.build import build_release
 from laravel_release.steps.deploy import deploy_environment
-from laravel_release.steps.finish import finish_release
+from laravel_release.steps.finish import finish_release, publish_release_notes
 from laravel_release.steps.metrics import check_release, post_summary, record_checklist, write_report
 from laravel_release.steps.prepare import install_tools, plan_release, preflight_checks
 from laravel_release.steps.quality import quality_gates
@@ -130,7 +130,7 @@ def release_dag(name: str, doc_md: str | None = None) -> DAG:
         plan = plan_release(rtype.name)
         build, notes = build_release(plan)
         install_tools(plan) >> build  # type: ignore[arg-type]  # XComs, resolved at run time
-        tested, gates_passed = quality_gates(plan, build, notes)
+        tested, gates_passed, changelog = quality_gates(plan, build, notes)
         previous: Any = tested  # the first environment waits for the tests and the scan
         for stage in rtype.stages:
             if stage == "production":
@@ -143,7 +143,7 @@ def release_dag(name: str, doc_md: str | None = None) -> DAG:
                 [ready, *gates_passed] >> announce_release(plan)  # type: ignore[arg-type]
             previous = deploy_environment(plan, stage, built=build, previous=previous, rtype=rtype)
         finished = finish_release(plan, previous)  # type: ignore[arg-type]
-        finished >> request_review()
+        finished >> [request_review(), publish_release_notes(plan, notes, changelog)]  # type: ignore[arg-type]
     return dag
 
 

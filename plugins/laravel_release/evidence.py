@@ -404,6 +404,15 @@ def _verified_words(value: Any) -> str:
     return f"health, version and smoke tests on {', '.join(hosts)}; p95 {p95:.0f} ms, {errors:g}% errors"
 
 
+def _target_words(value: Any) -> str:
+    """The verified figures and the seed's performance targets, met or missed."""
+    words = _verified_words(value)
+    if not isinstance(value, list) or not value or all(v.get("p95_page_seconds") is None for v in value):
+        return words
+    missed = verify.targets_missed(verify.release_figures(value))
+    return f"{words}; performance targets " + ("missed: " + "; ".join(missed) if missed else "met")
+
+
 def _backup_words(value: Any) -> str:
     result: dict[str, Any] = next((r for r in value or [] if r.get("sha256")), {})
     return f"backup sha256 {result['sha256'][:16]}…" if result else "backup taken"
@@ -437,6 +446,28 @@ def _announced(kind: str) -> Callable[[dict[str, Any]], tuple[str, str]]:
         ), f"{channel}: {sent.get(channel, 'not configured')}"
 
     return prove
+
+
+def _published(run: dict[str, Any]) -> tuple[str, str]:
+    """Release notes published: the CHANGELOG entry and the notes written (and posted, when configured),
+    and the notes sent with the success announcement."""
+    state = _state(run, "publish_release_notes")
+    if state is None:  # a run from before notes were published: the entry was prepared
+        return _task_proof("write_changelog", _first_line)(run)
+    if state != "success":
+        return ("failed" if state == "failed" else "pending"), f"publish_release_notes: {state}"
+    done = run["xcom"].get("publish_release_notes") or {}
+    sent = run["xcom"].get("production.announce_finished") or {}
+    channels = [c for c in ("slack", "email") if sent.get(c) == "sent"]
+    proof = f"{done.get('changelog')} and {done.get('notes')}; posted: {done.get('posted')}; " + (
+        f"{sent.get('notes', 0)} change(s) sent with the success announcement ({', '.join(channels)})"
+        if channels
+        else "no announcement channel sent them"
+    )
+    failed = str(done.get("posted", "")).startswith("failed") or any(
+        sent.get(c) == "failed" for c in ("slack", "email")
+    )
+    return ("failed" if failed else "done"), proof
 
 
 def _rollback_plan(run: dict[str, Any]) -> tuple[str, str]:
@@ -473,10 +504,10 @@ PROOFS: dict[str, Callable[[dict[str, Any]], tuple[str, str]]] = {
     "signoff": _signoff,
     "production_switch": _task_proof("production.switch_release", lambda _: "switched on every host"),
     "production_verified": _task_proof("production.release_verified", _verified_words),
-    "production_figures": _task_proof("production.release_verified", _verified_words),
+    "production_figures": _task_proof("production.release_verified", _target_words),
     "watch": _task_proof("production.watch_release", lambda v: "watched; no rollback trigger tripped"),
     "alerts": _announced("team"),
-    "changelog": _task_proof("write_changelog", _first_line),
+    "changelog": _published,
     "team_notified": _announced("team"),
     "stakeholders_notified": _announced("stakeholders"),
 }

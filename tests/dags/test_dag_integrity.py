@@ -320,3 +320,11 @@ def test_every_release_type_rehearses_its_rollback_on_staging_before_going_furth
     assert "staging.cleanup_releases" in rehearsal.downstream_task_ids  # the lock is held while it runs
     following = "uat.claim_environment" if "uat.claim_environment" in dag.task_ids else "wait_for_window"
     assert "staging.rehearse_rollback" in dag.get_task(following).get_flat_relative_ids(upstream=True)
+
+
+@pytest.mark.parametrize("dag_id", RELEASE_DAGS)
+def test_release_notes_are_published_once_production_is_verified(dagbag, dag_id):
+    dag = dagbag.dags[dag_id]
+    publish = dag.get_task("publish_release_notes")
+    assert publish.upstream_task_ids == {"finish_release", "plan_release", "write_release_notes", "write_changelog"}
+    assert not publish.downstream_task_ids  # nothing waits for it: the release is live

@@ -49,6 +49,14 @@ def test_a_hotfix_takes_the_first_release_through_staging_to_both_production_hos
     assert "• Hosts: production-1, production-2" in finished and "• Duration: " in finished
     assert "• production-1: health, version, smoke tests passed; 0% errors, p95 " in finished
     assert "/dags/release_hotfix/runs/manual__" in finished
+    # the release notes go out with it, and the CHANGELOG entry and the notes are kept in the reports folder
+    assert "• Change: " in finished
+    from laravel_release import config
+
+    reports = config.load().reports_path()
+    assert "## [v1.0.0] - " in (reports / "CHANGELOG.md").read_text()
+    assert (reports / "release-notes/v1.0.0.md").read_text().startswith("## v1.0.0")
+    assert run.tasks["publish_release_notes"] == "success"
     # production's stakeholders are e-mailed; staging has no stakeholders
     assert sorted((m["subject"], m["to"]) for m in inbox.mail) == [
         ("Pre-release: ZenaManage v1.0.0 goes to production now", STAKEHOLDERS),

@@ -237,3 +237,17 @@ def test_quality_thresholds_are_read_from_the_file(tmp_path):
     data["quality"] = {"min_coverage_percent": 120}
     with pytest.raises(config.ConfigError, match=r"key quality\.min_coverage_percent: 120 is greater than"):
         config.load(write(tmp_path, data))
+
+
+def test_release_notes_may_also_be_posted_to_an_http_connection(tmp_path):
+    data = raw()
+    assert (config.load(write(tmp_path, data)).publish_conn_id, config.load(SHIPPED).reports_path().name) == (
+        "",
+        "reports",
+    )
+    data["reports"] = {"dir": str(tmp_path / "r"), "publish": {"conn_id": "zena_docs", "endpoint": "/notes"}}
+    cfg = config.load(write(tmp_path, data))
+    assert (cfg.publish_conn_id, cfg.publish_endpoint, cfg.reports_path()) == ("zena_docs", "/notes", tmp_path / "r")
+    data["reports"]["publish"] = {"conn_id": "zena_docs"}
+    with pytest.raises(config.ConfigError, match=r"reports\.publish: 'endpoint' is a required property"):
+        config.load(write(tmp_path, data))

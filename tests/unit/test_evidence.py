@@ -332,3 +332,40 @@ def test_each_release_meets_or_misses_the_performance_targets_pages_and_apis_apa
     page, _ = report.render([run], NOW, 4)
     assert "<th>performance targets</th>" in page
     assert "<td class='missed'>missed: p95 response time, APIs (worst) 350 ms (target &lt; 300 ms)</td>" in page
+
+
+def test_release_notes_are_published_and_sent_with_the_success_announcement():
+    run = release("release_feature", "v1.5.0", "v1.4.0", at(20), "success", [at(19)])
+    items = {c.item: c for c in evidence.checklist(run)}
+    # a run from before notes were published: the CHANGELOG entry prepared counts, as it did
+    assert items["Release notes published"].proof == "write_changelog: ## [v1.5.0] - 2026-11-01"
+    run["tasks"]["publish_release_notes"] = "success"
+    run["xcom"]["publish_release_notes"] = {
+        "changelog": "/r/CHANGELOG.md",
+        "notes": "/r/release-notes/v1.5.0.md",
+        "posted": "sent to zena_docs/notes",
+    }
+    run["xcom"]["production.announce_finished"]["notes"] = 3
+    item = {c.item: c for c in evidence.checklist(run)}["Release notes published"]
+    assert item.status == "done"
+    assert item.proof == (
+        "/r/CHANGELOG.md and /r/release-notes/v1.5.0.md; posted: sent to zena_docs/notes; "
+        "3 change(s) sent with the success announcement (slack, email)"
+    )
+    run["xcom"]["publish_release_notes"]["posted"] = "failed: zena_docs/notes: 503"
+    assert {c.item: c for c in evidence.checklist(run)}["Release notes published"].status == "failed"
+
+
+def test_performance_metrics_checked_says_which_targets_were_met():
+    run = release("release_feature", "v1.5.0", "v1.4.0", at(20), "success", [at(19)])
+    run["xcom"]["production.release_verified"] = [
+        {
+            "host": "production-1",
+            "p95_seconds": 0.6,
+            "p95_page_seconds": 0.6,
+            "p95_api_seconds": 0.1,
+            "error_rate_percent": 0.0,
+        }
+    ]
+    item = {c.item: c for c in evidence.checklist(run)}["Performance metrics checked"]
+    assert item.proof.endswith("performance targets missed: p95 response time, pages (worst) 600 ms (target < 500 ms)")

@@ -23,6 +23,7 @@ from airflow.sdk import BaseOperator, task
 from airflow.sdk.exceptions import AirflowSkipException
 
 from laravel_release import config, gates, notify, policy
+from laravel_release.steps.finish import notes_lines
 
 log = logging.getLogger(__name__)
 
@@ -144,6 +145,9 @@ def announce_finished(plan: Any, environment: str, claim: Any) -> Any:
             watch = cfg.environment(environment).watch_seconds(policy.release_type(plan["release_type"]))
             if watch:
                 detail.append(f"Post-release: watched {watch / 60:g} min, no rollback trigger tripped")
+            if environment == "production":  # the seed's "release notes published", with the success
+                notes = notes_lines(str(ti.xcom_pull(task_ids="write_release_notes") or ""))
+                detail += notes
         elif result == "rolled_back":
             record = ti.xcom_pull(task_ids=f"{environment}.rollback.record_rollback", key="rollback") or {}
             detail.append(f"Why: {record.get('reason', 'a rollback trigger tripped')}")
@@ -155,7 +159,8 @@ def announce_finished(plan: Any, environment: str, claim: Any) -> Any:
         message = notify.finished(
             cfg.app_name, environment, plan["version"], result, seconds, hosts, detail, link(context)
         )
-        return {"outcome": result, **send(cfg, message, context)}
+        sent = send(cfg, message, context)
+        return {"outcome": result, **sent, "notes": sum(1 for line in detail if line.startswith("Change: "))}
 
     # a teardown of the stage's claim: it runs whatever happened once the stage began (not when it never
     # did), and the run's state stays the stage's own

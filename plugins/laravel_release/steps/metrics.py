@@ -19,7 +19,6 @@ its proof, the form's answers included) with the review run, as its result.
 from __future__ import annotations
 
 import logging
-import os
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -35,8 +34,7 @@ log = logging.getLogger(__name__)
 
 
 def reports_dir(cfg: config.Config) -> Path:
-    home = os.environ.get("AIRFLOW_HOME") or str(Path.home() / "airflow")
-    return Path(cfg.reports_dir or f"{home}/reports")
+    return cfg.reports_path()
 
 
 def api_client(conn_id: str) -> Airflow:

@@ -51,8 +51,8 @@ def check_connections(cfg: config.Config, environments: tuple[str, ...], notific
     only warns: it must never wait for Slack)."""
     missing = missing_connections(cfg.connection_ids(environments))
     unreachable = check_notifications(cfg)  # logged either way
-    if notifications:
-        missing += unreachable
+    if notifications:  # a release: its announcements, and where its notes are published
+        missing += unreachable + missing_connections([cfg.publish_conn_id] if cfg.publish_conn_id else [])
     if missing:
         raise RequestError(
             f"Airflow connection(s) {', '.join(missing)} named in {cfg.source} do not exist: create them "

@@ -215,15 +215,15 @@ def write_changelog(plan: dict[str, Any], notes: str) -> str:
     return entry
 
 
-def quality_gates(plan: Any, build: Any, notes: Any) -> tuple[list[Any], list[Any]]:
-    """The five gates: (the tests and the scan, which the first environment waits for; the others, which
-    run beside it). Production waits for all of them."""
+def quality_gates(plan: Any, build: Any, notes: Any) -> tuple[list[Any], list[Any], Any]:
+    """The five gates: (the tests and the scan, which the first environment waits for; all of them, which
+    production waits for; the CHANGELOG entry)."""
     scan = RemoteScript(task_id="scan_release", step="scan", target=plan["build"], retries=0)
     build >> scan
     first = [check_tests(plan, build.output), scan]
-    return first, [
-        *first,
-        check_coverage(plan, build.output),
-        check_migrations(plan, build.output),
-        write_changelog(plan, notes),
-    ]
+    changelog = write_changelog(plan, notes)
+    return (
+        first,
+        [*first, check_coverage(plan, build.output), check_migrations(plan, build.output), changelog],
+        changelog,
+    )
