@@ -29,6 +29,7 @@ from laravel_release.steps.build import build_release
 from laravel_release.steps.deploy import deploy_environment
 from laravel_release.steps.finish import finish_release, publish_release_notes
 from laravel_release.steps.metrics import check_release, post_summary, record_checklist, write_report
+from laravel_release.steps.postmortem import POST_MORTEM_DAG, RequestPostMortem, record_post_mortem, write_timeline
 from laravel_release.steps.prepare import install_tools, plan_release, preflight_checks
 from laravel_release.steps.quality import quality_gates
 from laravel_release.steps.rollback import MODES, plan_rollback, rollback_environment
@@ -213,6 +214,52 @@ def review_dag(doc_md: str | None = None) -> DAG:
     return dag
 
 
+def post_mortem_dag(doc_md: str | None = None) -> DAG:
+    """``post_mortem``: the last step of the seed's emergency procedure, a form per incident."""
+    with DAG(
+        dag_id=POST_MORTEM_DAG,
+        description="The post-mortem of a rolled-back or failed release, or of a rollback: timeline, cause, actions.",
+        doc_md=doc_md,
+        schedule=None,
+        start_date=START_DATE,
+        catchup=False,
+        max_active_runs=16,  # one per incident waiting for its answer
+        default_args=DEFAULT_ARGS,
+        params={
+            "dag_id": Param(
+                "rollback",
+                enum=[*(t.dag_id for t in policy.RELEASE_TYPES.values()), "rollback"],
+                title="DAG of the incident's run",
+            ),
+            "run_id": Param(type="string", minLength=1, maxLength=250, title="Run"),
+        },
+        tags=["release", "incident"],
+    ) as dag:
+        text = "Root cause, actions, owner: what the post-mortem concluded."
+        form = HITLEntryOperator(
+            task_id="post_mortem",
+            subject="Post-mortem: {{ params.dag_id }} {{ params.run_id }}",
+            body="{{ ti.xcom_pull(task_ids='write_timeline') }}",
+            params={
+                "root_cause": Param(
+                    "", type="string", pattern=policy.TEXT_PATTERN, title="Root cause", description=text
+                ),
+                "actions": Param(
+                    "",
+                    type="string",
+                    pattern=policy.TEXT_PATTERN,
+                    title="Actions",
+                    description="What keeps it from happening again (one per line, or a link).",
+                ),
+                "owner": Param("", type="string", pattern=policy.TEXT_PATTERN, title="Owner", description="Who."),
+            },
+            response_timeout=timedelta(days=14),
+        )
+        write_timeline() >> form
+        record_post_mortem(form.output)  # type: ignore[arg-type]
+    return dag
+
+
 def metrics_dag(doc_md: str | None = None) -> DAG:
     """``release_metrics``: the DORA metrics against the seed's targets, as an HTML report; weekly and on demand."""
     with DAG(
@@ -330,6 +377,7 @@ def rollback_dag(doc_md: str | None = None) -> DAG:
         decided, record = rollback_environment(request=request)
         claim >> decided
         record >> gates.release_environment(request).as_teardown(setups=claim)  # type: ignore[arg-type]
+        record >> RequestPostMortem(task_id="request_post_mortem", retries=0).as_teardown(setups=claim)
     return dag
 
 

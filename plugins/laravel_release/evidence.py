@@ -77,6 +77,7 @@ class Change:
     reason: str = ""
     missing: list[str] = field(default_factory=list)  # data the run should have and has not: flagged
     quality: str = ""  # thresholds other than the policy's, and gates waived for this run (who, why)
+    post_mortem: dict[str, Any] | None = None  # the post_mortem form's answer (who, when, its fields)
 
     @property
     def failed(self) -> bool:
@@ -201,6 +202,7 @@ def release_change(run: dict[str, Any], env: str = "production") -> Change | Non
         reason=(record.get("reason", "") or verdict.get("text", "").split("\n")[0]) if outcome == "rolled_back" else "",
         missing=missing,
         quality=quality_exceptions(plan.get("quality") or {}),
+        post_mortem=run.get("post_mortem"),
     )
 
 
@@ -242,7 +244,72 @@ def rollback_change(run: dict[str, Any], env: str = "production") -> Change | No
         restored=parse_time(decided["started"] + record["seconds"]) if record and decided.get("started") else None,
         reason=request.get("reason", ""),
         missing=missing,
+        post_mortem=run.get("post_mortem"),
     )
+
+
+# the moments of a run a post-mortem's timeline shows: (task, what its end means when it succeeded)
+TIMELINE = (
+    ("plan_release", "planned"),
+    ("plan_rollback", "rollback requested"),
+    ("build_release", "built"),
+    *(
+        (f"{env}.{task}", f"{env}: {words}")
+        for env in ("staging", "uat", "production")
+        for task, words in (
+            ("switch_release", "switched to the release"),
+            ("release_verified", "verified"),
+            ("watch_release", "judged"),
+        )
+    ),
+    ("approve_production", "UAT sign-off answered"),
+    *(
+        (f"{group}rollback.{task}", f"{group.rstrip('.') or 'rollback'}: {words}")
+        for group in ("", "staging.", "uat.", "production.")
+        for task, words in (
+            ("decide_rollback", "rollback decided"),
+            ("choose_rollback", "a person chose how to roll back"),
+            ("approve_restore", "restore answered"),
+            ("switch_back", "switched back"),
+            ("rollback_database", "database step done"),
+            ("verify_rollback", "rollback verified"),
+            ("record_rollback", "rollback recorded"),
+        )
+    ),
+    ("finish_release", "finished"),
+)
+
+
+def timeline(run: dict[str, Any]) -> list[str]:
+    """A run's timeline for its post-mortem: who started it, each step that matters with its outcome and
+    time (UTC), what tripped, and how the run ended; in the order things happened."""
+    events: list[tuple[datetime, str]] = []
+    start = parse_time(run.get("start"))
+    if start:
+        who = run.get("triggered_by") or "?"
+        events.append(
+            (start, f"started by {who} ({run.get('run_type') or '?'}){': ' + run['note'] if run.get('note') else ''}")
+        )
+    ended = run.get("ended", {})
+    for task, words in TIMELINE:
+        for key, state in run["tasks"].items():
+            if (key == task or key.startswith(task + "[")) and ended.get(key):
+                host = key[len(task) + 1 : -1] if "[" in key[len(task) :] else ""
+                said = words if state == "success" else f"{task} {state}"
+                events.append(
+                    (parse_time(ended[key]) or datetime.min.replace(tzinfo=UTC), said + (f" ({host})" if host else ""))
+                )
+    for env in ("staging", "uat", "production"):
+        verdict = run["xcom"].get(f"{env}.watch_release") or {}
+        if verdict and not verdict.get("healthy", False):
+            when = parse_time(verdict.get("at"))
+            if when:
+                events.append((when, f"{env}: {str(verdict.get('text', 'a trigger tripped')).splitlines()[0]}"))
+    end = parse_time(run.get("end"))
+    if end:
+        events.append((end, f"run ended: {run.get('state')}"))
+    events.sort(key=lambda e: e[0])
+    return [f"{when:%Y-%m-%d %H:%M:%S} {what}" for when, what in events]
 
 
 def quality_exceptions(quality: dict[str, Any]) -> str:

@@ -19,6 +19,7 @@ from laravel_release.client import Airflow, state_name
 log = logging.getLogger(__name__)
 
 REVIEW_DAG = "release_review"
+POST_MORTEM_DAG = "post_mortem"
 ENVIRONMENTS = ("staging", "uat", "production")
 RELEASE_XCOMS = (
     "plan_release",
@@ -96,12 +97,12 @@ def review_answer(api: Airflow, review_run_id: str) -> dict[str, Any] | None:
     return None
 
 
-def review_answers(api: Airflow, since: datetime | None) -> dict[str, dict[str, Any]]:
-    """{release dag_id/run_id: the review form's answer}, from the release_review runs."""
+def review_answers(api: Airflow, since: datetime | None, form_dag: str = REVIEW_DAG) -> dict[str, dict[str, Any]]:
+    """{dag_id/run_id: the form's answer}, from the runs of ``form_dag`` (release_review, post_mortem)."""
     found: dict[str, dict[str, Any]] = {}
-    for run in api.dag_runs(REVIEW_DAG, since):
+    for run in api.dag_runs(form_dag, since):
         conf = dict(run.conf or {})
-        answer = review_answer(api, run.dag_run_id)
+        answer = next((_answer(a) for a in api.answers(form_dag, run.dag_run_id) if a.response_received), None)
         if answer:
             found[f"{conf.get('dag_id')}/{conf.get('run_id')}"] = answer
     return found
@@ -115,9 +116,11 @@ def one_run(api: Airflow, dag_id: str, run_id: str, review: dict[str, Any] | Non
 def collect(api: Airflow, since: datetime | None = None) -> list[dict[str, Any]]:
     """Every release and rollback run since ``since``, as evidence.py reads them."""
     reviews = review_answers(api, since)
+    post_mortems = review_answers(api, since, POST_MORTEM_DAG)
     runs = []
     for dag_id in (*evidence.RELEASE_DAGS, evidence.ROLLBACK_DAG):
         for run in api.dag_runs(dag_id, since):
             runs.append(run_data(api, dag_id, run, reviews))
+            runs[-1]["post_mortem"] = post_mortems.get(f"{dag_id}/{run.dag_run_id}")
     log.info("read %d runs (%d reviewed) from %s", len(runs), len(reviews), api.base_url)
     return runs

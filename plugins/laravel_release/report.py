@@ -139,6 +139,31 @@ def _audit_table(found: list[evidence.Change]) -> str:
     return f"<table>{head}<th>hosts</th><th>outcome</th><th>performance targets</th></tr>{''.join(rows)}</table>"
 
 
+def _post_mortems(found: list[evidence.Change]) -> str:
+    """Each incident (a failed or rolled-back release, a rollback) and its post-mortem's answer."""
+    rows = []
+    for c in reversed([c for c in found if c.failed or c.kind == "rollback"]):
+        pm = c.post_mortem or {}
+        fields = pm.get("params_input") or {}
+        what = f"{c.release_type} release {c.version}" if c.kind == "release" else f"rollback to {c.version}"
+        if pm:
+            cells = "".join(
+                f"<td>{html.escape(str(fields.get(k) or '—'))}</td>" for k in ("root_cause", "actions", "owner")
+            )
+            who = f"<td>{html.escape(pm.get('responded_by') or '?')} at {html.escape(str(pm.get('responded_at')))}</td>"
+        else:
+            cells, who = (
+                "<td colspan='3' class='pending'>pending: the post-mortem form is not answered</td>",
+                "<td>—</td>",
+            )
+        when = f"{c.started:%Y-%m-%d %H:%M}" if c.started else "?"
+        rows.append(f"<tr><td>{when}</td><td>{html.escape(what)} ({c.outcome.replace('_', ' ')})</td>{cells}{who}</tr>")
+    if not rows:
+        return "<p class='sub'>No incident in this period.</p>"
+    head = "<tr><th>when (UTC)</th><th>incident</th><th>root cause</th><th>actions</th><th>owner</th><th>by</th></tr>"
+    return f"<table>{head}{''.join(rows)}</table>"
+
+
 def _checklists(runs: list[dict[str, Any]], found: list[evidence.Change]) -> str:
     by_run = {(r["dag_id"], r["run_id"]): r for r in runs}
     parts = []
@@ -186,6 +211,7 @@ def render(runs: list[dict[str, Any]], now: datetime, weeks: int, app: str = "Ze
         f"{flagged}<h2>Targets</h2>{_targets_table(scored)}<h2>Trends</h2><div class='grid'>"
         + "".join(f"<div class='card'>{p}</div>" for p in plots)
         + f"</div><h2>Audit trail: production changes</h2>{_audit_table(found)}"
+        f"<h2>Post-mortems</h2>{_post_mortems(found)}"
         f"<h2>Checklists</h2>{_checklists(runs, found)}"
     )
     missed = [s.target.title for s in scored if s.met is False]

@@ -328,3 +328,23 @@ def test_release_notes_are_published_once_production_is_verified(dagbag, dag_id)
     publish = dag.get_task("publish_release_notes")
     assert publish.upstream_task_ids == {"finish_release", "plan_release", "write_release_notes", "write_changelog"}
     assert not publish.downstream_task_ids  # nothing waits for it: the release is live
+
+
+@pytest.mark.parametrize("dag_id", [*RELEASE_DAGS, "rollback"])
+def test_an_incident_ends_with_a_post_mortem_that_never_changes_the_run_s_state(dagbag, dag_id):
+    dag = dagbag.dags[dag_id]
+    task = dag.get_task("production.request_post_mortem" if dag_id != "rollback" else "request_post_mortem")
+    assert task.is_teardown and task.trigger_dag_id == "post_mortem" and not task.downstream_task_ids
+    ended = (
+        {"production.cleanup_releases", "production.rollback.record_rollback"}
+        if dag_id != "rollback"
+        else {"rollback.record_rollback"}
+    )
+    assert ended <= task.upstream_task_ids
+
+
+def test_the_post_mortem_dag_shows_the_timeline_then_asks(dagbag):
+    dag = dagbag.dags["post_mortem"]
+    assert dag.get_task("post_mortem").upstream_task_ids == {"write_timeline"}
+    assert dag.get_task("record_post_mortem").upstream_task_ids == {"post_mortem"}
+    assert set(dag.get_task("post_mortem").params) == {"root_cause", "actions", "owner"}

@@ -47,6 +47,38 @@ def test_a_person_confirms_the_post_release_items_on_the_review_form(api):
     assert recorded["Backup created"]["proof"].startswith("production.backup_database: backup sha256 ")
 
 
+def test_a_rolled_back_release_s_post_mortem_shows_its_timeline_and_takes_the_cause(api):
+    api.unpause("post_mortem")
+    api.wait_for_dag("post_mortem")
+    runs = [r for r in api.dag_runs("post_mortem") if (r.conf or {}).get("dag_id") == "release_hotfix"]
+    assert runs, "a release rolled back in production opens its post-mortem"
+    pm = runs[0]
+    api.wait(
+        "post_mortem",
+        pm.dag_run_id,
+        timeout=120,
+        until=lambda: bool(api.pending_signoffs("post_mortem", pm.dag_run_id)),
+    )
+    (form,) = api.pending_signoffs("post_mortem", pm.dag_run_id)
+    # the timeline, read from the run itself: who started it, the switch, what tripped, the rollback
+    assert f"run `{pm.conf['run_id']}`" in form.body and "ended **failed**" in form.body
+    assert "started by admin (manual)" in form.body and "production: switched to the release" in form.body
+    assert "production: switched back" in form.body
+    api.answer(
+        "post_mortem",
+        pm.dag_run_id,
+        "post_mortem",
+        "OK",
+        inputs={
+            "root_cause": "the release read a column the migration had not added yet",
+            "actions": "expand/contract migrations; a test against the previous schema",
+            "owner": "bob",
+        },
+    )
+    assert api.wait("post_mortem", pm.dag_run_id, timeout=120) == "success"
+    assert api.xcom("post_mortem", pm.dag_run_id, "record_post_mortem")["owner"] == "bob"
+
+
 def test_the_weekly_report_is_written_from_the_run_history(api, airflow_server):
     api.unpause("release_metrics")
     api.wait_for_dag("release_metrics")
@@ -66,6 +98,8 @@ def test_the_weekly_report_is_written_from_the_run_history(api, airflow_server):
     # the feature release's checklist: proven by tasks, and by admin on the review form
     assert "approved by alice" in page and "confirmed by admin" in page
     assert "https://wiki.zenamanage.test/releases/v1.1.0" in page
+    # each incident with its post-mortem, answered or pending
+    assert "<h2>Post-mortems</h2>" in page and "the release read a column the migration had not added yet" in page
     assert written["summary"].startswith("ZenaManage releases: the last 1 week, to ")
 
 

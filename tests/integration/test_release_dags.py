@@ -57,6 +57,7 @@ def test_a_hotfix_takes_the_first_release_through_staging_to_both_production_hos
     assert "## [v1.0.0] - " in (reports / "CHANGELOG.md").read_text()
     assert (reports / "release-notes/v1.0.0.md").read_text().startswith("## v1.0.0")
     assert run.tasks["publish_release_notes"] == "success"
+    assert run.tasks["production.request_post_mortem"] == "skipped"  # no incident, no post-mortem
     # production's stakeholders are e-mailed; staging has no stakeholders
     assert sorted((m["subject"], m["to"]) for m in inbox.mail) == [
         ("Pre-release: ZenaManage v1.0.0 goes to production now", STAKEHOLDERS),

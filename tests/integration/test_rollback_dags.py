@@ -124,12 +124,14 @@ def test_mode_migrations_switches_back_then_undoes_the_migrations_and_keeps_new_
         assert bad_releases(sandbox, host) == [bad]
     assert not (app_dir(sandbox) / ".deploy/freeze").exists()  # set during the rollback, lifted after
     assert '"reason": "rollback of ' + bad in (app_dir(sandbox) / ".deploy/freeze.log").read_text()
+    assert run.tasks["request_post_mortem"] == "success"  # every rollback has its post-mortem
 
     # the same rollback again (a retry, a double submission): refused, nothing changed, no migration undone
     before = {h: live_on(sandbox, h) for h in PRODUCTION}
     again = rollback(run_dag, mode="migrations", **{"from": bad})
     assert again.state == "failed" and again.failed_tasks() == ["rollback.decide_rollback"]
     assert f"production-1 does not serve {bad}, the release this rollback is from" in again.log
+    assert again.tasks["request_post_mortem"] == "skipped"  # refused: no incident of its own
     assert_untouched(sandbox, before)
     assert sql(sandbox, "SELECT COUNT(*) FROM zena_production.migrations") == "1"
 
@@ -286,6 +288,8 @@ def test_a_security_alarm_rolls_a_release_back_automatically(sandbox, run_dag, i
     # resolved by the rollback: nobody is escalated to
     assert not [m for m in inbox.slack if "ESCALATION" in m["text"]]
     assert run.tasks["production.rollback.escalate"] == "success"
+    # the emergency procedure ends with a post-mortem: its form is opened, the run's state stays its own
+    assert run.tasks["production.request_post_mortem"] == "success"
 
 
 def test_a_failed_backup_stops_the_release_before_its_migration(sandbox, run_dag):

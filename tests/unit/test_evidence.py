@@ -369,3 +369,56 @@ def test_performance_metrics_checked_says_which_targets_were_met():
     ]
     item = {c.item: c for c in evidence.checklist(run)}["Performance metrics checked"]
     assert item.proof.endswith("performance targets missed: p95 response time, pages (worst) 600 ms (target < 500 ms)")
+
+
+def test_a_post_mortem_timeline_tells_the_run_in_the_order_it_happened():
+    run = release("release_hotfix", "v1.0.1", "v1.0.0", at(9), "rolled_back", commits=[at(9, 1)])
+    run["ended"].update(
+        {
+            "production.switch_release[production-1]": at(9, 2, 5).isoformat(),
+            "production.rollback.switch_back[production-1]": at(9, 2, 8, 12).isoformat(),
+            "production.rollback.record_rollback": at(9, 2, 8, 20).isoformat(),
+        }
+    )
+    run["tasks"]["production.switch_release[production-1]"] = "success"
+    run["tasks"]["production.rollback.switch_back[production-1]"] = "success"
+    assert evidence.timeline(run) == [
+        "2026-11-09 02:00:00 started by ci-bot (manual)",
+        "2026-11-09 02:05:00 production: switched to the release (production-1)",
+        "2026-11-09 02:08:00 production: ROLLBACK TRIGGER error rate: 12%",
+        "2026-11-09 02:08:12 production: switched back (production-1)",
+        "2026-11-09 02:08:20 production.rollback.record_rollback failed",
+        "2026-11-09 02:20:00 run ended: failed",
+    ]
+
+
+def test_the_report_shows_each_incident_with_its_post_mortem_or_that_it_is_pending():
+    rolled_back = release("release_hotfix", "v1.0.1", "v1.0.0", at(9), "rolled_back", commits=[at(9, 1)])
+    answered = {
+        **manual_rollback(at(20, 10)),
+        "post_mortem": {
+            "responded_by": "alice",
+            "responded_at": "2026-11-21T09:00:00+00:00",
+            "params_input": {"root_cause": "N+1 query in the export", "actions": "a query budget test", "owner": "bob"},
+        },
+    }
+    page, _ = report.render([rolled_back, answered], NOW, 4)
+    section = page[page.index("<h2>Post-mortems</h2>") :]
+    assert "hotfix release v1.0.1 (rolled back)</td><td colspan='3' class='pending'>pending" in section
+    assert "<td>N+1 query in the export</td><td>a query budget test</td><td>bob</td><td>alice at 2026-11-21" in section
+
+
+def test_a_post_mortem_is_asked_for_an_incident_only():
+    from laravel_release.steps.postmortem import post_mortem_wanted
+
+    ok = {"production.release_verified": "success"}
+    back = {"production.release_verified": "skipped", "production.rollback.verify_rollback_0": "success"}
+    assert post_mortem_wanted("release_hotfix", "manual__1", ok, "production") == ""
+    assert post_mortem_wanted("release_hotfix", "manual__1", back, "production") == "production rolled back"
+    failed = {"production.migrate_database": "failed", "production.release_verified": "upstream_failed"}
+    assert post_mortem_wanted("release_hotfix", "manual__1", failed, "production") == "production failed"
+    decided = {"rollback.decide_rollback": "success"}
+    assert post_mortem_wanted("rollback", "manual__2", decided, None) == "a rollback"
+    assert post_mortem_wanted("rollback", "manual__2", {"rollback.decide_rollback": "failed"}, None) == ""
+    # a restore offered after a release's own rollback: that release's post-mortem covers it
+    assert post_mortem_wanted("rollback", "restore_offer__manual__1", decided, None) == ""

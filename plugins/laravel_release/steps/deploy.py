@@ -38,6 +38,7 @@ from laravel_release import gates, remote
 from laravel_release.policy import ReleaseType
 from laravel_release.remote import RemoteScript
 from laravel_release.steps import announce, judge
+from laravel_release.steps.postmortem import RequestPostMortem
 from laravel_release.steps.rollback import rehearse_rollback, rollback_environment
 from laravel_release.steps.switch import go_live
 
@@ -112,4 +113,7 @@ def deploy_environment(plan: Any, env: str, built: Any, previous: Any, rtype: Re
         [prepare, backup] >> migrate >> baseline
         verified >> cleanup
         [cleanup, rolled_back] >> gates.release_environment(plan, env).as_teardown(setups=claim)
+        if env == "production":  # the emergency procedure ends with a post-mortem
+            post_mortem = RequestPostMortem(task_id="request_post_mortem", environment=env, retries=0)
+            [cleanup, rolled_back] >> post_mortem.as_teardown(setups=claim)
     return rehearsed if env == "staging" else verified
