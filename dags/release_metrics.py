@@ -8,7 +8,8 @@ frequency, lead time for changes, change failure rate, time to restore) and the
 seed's other targets (coverage, critical vulnerabilities, p95, error rate), met
 or missed, with charts; the audit trail of production changes (who triggered,
 who approved, which version replaced which, where, the outcome); and each
-release's checklists with their proof. A short summary goes to Slack.
+release's checklists with their proof. A short summary goes to Slack and by e-mail
+to production's stakeholders (nothing when the period has no production change).
 
 The report is written to `reports.dir` of the environment file (default
 `$AIRFLOW_HOME/reports`): `latest.html` and one file per run.

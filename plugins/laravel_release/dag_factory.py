@@ -28,7 +28,13 @@ from laravel_release.steps.announce import announce_release
 from laravel_release.steps.build import build_release
 from laravel_release.steps.deploy import deploy_environment
 from laravel_release.steps.finish import finish_release, publish_release_notes
-from laravel_release.steps.metrics import check_release, post_summary, record_checklist, write_report
+from laravel_release.steps.metrics import (
+    check_release,
+    post_progress,
+    post_summary,
+    record_checklist,
+    write_report,
+)
 from laravel_release.steps.postmortem import POST_MORTEM_DAG, RequestPostMortem, record_post_mortem, write_timeline
 from laravel_release.steps.prepare import install_tools, plan_release, preflight_checks
 from laravel_release.steps.quality import quality_gates
@@ -260,21 +266,40 @@ def post_mortem_dag(doc_md: str | None = None) -> DAG:
     return dag
 
 
-def metrics_dag(doc_md: str | None = None) -> DAG:
-    """``release_metrics``: the DORA metrics against the seed's targets, as an HTML report; weekly and on demand."""
+# The seed's stakeholder updates: (DAG, cron, weeks of history; 0: the day's progress, not the report)
+STAKEHOLDER_UPDATES = {
+    "release_metrics": ("0 6 * * 1", 12, "weekly (Monday 06:00 UTC)"),
+    "release_monthly": ("0 6 1 * *", 4, "monthly (the 1st, 06:00 UTC)"),
+    "release_daily": ("0 8 * * *", 0, "daily (08:00 UTC)"),
+}
+
+
+def metrics_dag(doc_md: str | None = None, dag_id: str = "release_metrics") -> DAG:
+    """A stakeholder update of ``STAKEHOLDER_UPDATES``: the release report (DORA metrics against the seed's
+    targets) weekly or monthly, or the day's progress; each on demand too, and silent when there is nothing."""
+    cron, weeks, when = STAKEHOLDER_UPDATES[dag_id]
     with DAG(
-        dag_id="release_metrics",
-        description="DORA metrics, the seed's targets, audit trail and checklists: an HTML report, weekly.",
+        dag_id=dag_id,
+        description=(
+            f"The release report {when}: DORA metrics, the seed's targets, audit trail, checklists."
+            if weeks
+            else f"The releases' progress {when}, to the stakeholders, on days with something to say."
+        ),
         doc_md=doc_md,
-        schedule=CronTriggerTimetable("0 6 * * 1", timezone="UTC"),  # Monday 06:00 UTC
+        schedule=CronTriggerTimetable(cron, timezone="UTC"),
         start_date=START_DATE,
         catchup=False,
         max_active_runs=1,
         default_args=DEFAULT_ARGS,
-        params={"weeks": Param(12, type="integer", minimum=1, maximum=104, title="Weeks of history")},
+        params={"weeks": Param(weeks, type="integer", minimum=1, maximum=104, title="Weeks of history")}
+        if weeks
+        else {},
         tags=["release", "metrics"],
     ) as dag:
-        post_summary(write_report())  # type: ignore[arg-type]  # an XCom, resolved at run time
+        if weeks:
+            post_summary(write_report())  # type: ignore[arg-type]  # an XCom, resolved at run time
+        else:
+            post_progress()
     return dag
 
 

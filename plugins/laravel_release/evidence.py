@@ -312,6 +312,38 @@ def timeline(run: dict[str, Any]) -> list[str]:
     return [f"{when:%Y-%m-%d %H:%M:%S} {what}" for when, what in events]
 
 
+WAITING = ("awaiting_input", "deferred", "up_for_reschedule", "running", "queued", "scheduled")
+
+
+def progress(runs: list[dict[str, Any]], now: datetime, hours: float = 24) -> list[str]:
+    """The day's progress for stakeholders: each release that ended in the last ``hours`` (live, rolled
+    back, failed, stopped) and each one still running (and what it waits for). [] when there is nothing."""
+    lines = []
+    since = now - timedelta(hours=hours)
+    for run in sorted(runs, key=lambda r: r.get("start") or ""):
+        if run["dag_id"] not in RELEASE_DAGS:
+            continue
+        plan = run["xcom"].get("plan_release") or {}
+        version = plan.get("version") or run.get("conf", {}).get("version") or "?"
+        what = f"{run['dag_id'].removeprefix('release_')} release {version}"
+        end = parse_time(run.get("end"))
+        if run["state"] in ("running", "queued"):
+            waiting = sorted(t for t, state in run["tasks"].items() if state in WAITING)
+            lines.append(f"{what}: in progress" + (f", at {', '.join(waiting[:3])}" if waiting else ""))
+        elif end and end >= since:
+            change = release_change(run)
+            if change and change.outcome == "success":
+                lines.append(f"{what}: live in production since {end:%a %H:%M} UTC")
+            elif change and change.outcome == "rolled_back":
+                lines.append(f"{what}: rolled back in production ({change.reason or 'a rollback trigger tripped'})")
+            else:
+                stopped = [t for t, state in run["tasks"].items() if state == "failed"]
+                lines.append(
+                    f"{what}: stopped before production going live ({', '.join(sorted(stopped)[:3]) or run['state']})"
+                )
+    return lines
+
+
 def quality_exceptions(quality: dict[str, Any]) -> str:
     """What a release was held to that is not the policy, in words: changed thresholds and a waiver."""
     words = list(quality.get("changed") or [])

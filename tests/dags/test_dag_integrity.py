@@ -348,3 +348,10 @@ def test_the_post_mortem_dag_shows_the_timeline_then_asks(dagbag):
     assert dag.get_task("post_mortem").upstream_task_ids == {"write_timeline"}
     assert dag.get_task("record_post_mortem").upstream_task_ids == {"post_mortem"}
     assert set(dag.get_task("post_mortem").params) == {"root_cause", "actions", "owner"}
+
+
+def test_the_stakeholders_hear_daily_weekly_and_monthly(dagbag):
+    crons = {d: dagbag.dags[d].timetable.expression for d in ("release_daily", "release_metrics", "release_monthly")}
+    assert crons == {"release_daily": "0 8 * * *", "release_metrics": "0 6 * * 1", "release_monthly": "0 6 1 * *"}
+    assert dagbag.dags["release_monthly"].params["weeks"] == 4
+    assert dagbag.dags["release_daily"].task_ids == ["post_progress"]

@@ -422,3 +422,30 @@ def test_a_post_mortem_is_asked_for_an_incident_only():
     assert post_mortem_wanted("rollback", "manual__2", {"rollback.decide_rollback": "failed"}, None) == ""
     # a restore offered after a release's own rollback: that release's post-mortem covers it
     assert post_mortem_wanted("rollback", "restore_offer__manual__1", decided, None) == ""
+
+
+def test_the_daily_progress_names_what_ended_since_yesterday_and_what_is_waiting():
+    now = at(20, 8)
+    live = release("release_feature", "v1.5.0", "v1.4.0", at(20, 2), "success", [at(19)])
+    back = release("release_hotfix", "v1.5.1", "v1.5.0", at(19, 9), "rolled_back", [at(19)])
+    back["end"] = at(19, 9, 30).isoformat()
+    waiting = release("release_major", "v2.0.0", "v1.5.0", at(19, 10), "stopped")
+    waiting.update(state="running", end=None)
+    waiting["tasks"]["approve_production"] = "awaiting_input"
+    old = release("release_feature", "v1.4.0", "v1.3.0", at(13), "success", [at(12)])
+    lines = evidence.progress([old, back, waiting, live], now)
+    assert lines == [
+        "hotfix release v1.5.1: rolled back in production (ROLLBACK TRIGGER error rate over 5%: 12% (limit 5%))",
+        "major release v2.0.0: in progress, at approve_production",
+        "feature release v1.5.0: live in production since Fri 02:20 UTC",
+    ]
+    assert evidence.progress([old], now) == []  # a quiet day: nothing to say
+
+
+def test_a_report_period_without_any_production_change_sends_nothing():
+    from airflow.sdk.exceptions import AirflowSkipException
+
+    from laravel_release.steps import metrics
+
+    with pytest.raises(AirflowSkipException, match="nothing to say"):
+        metrics.post_summary.function({"changes": 0, "summary": "ZenaManage releases: nothing yet"})

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from airflow.sdk import BaseHook, task
-from airflow.sdk.exceptions import AirflowFailException
+from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 
 from laravel_release import config, evidence, gates, history, notify, report
 from laravel_release.client import Airflow, fetch_token
@@ -62,12 +62,22 @@ def write_report(**context: Any) -> dict[str, Any]:
     path.write_text(page)
     (folder / "latest.html").write_text(page)
     log.info("report written to %s (%d bytes): %s", path, len(page), summary)
-    return {"path": str(path), "latest": str(folder / "latest.html"), "summary": summary, "runs": len(runs)}
+    changes = len([c for c in evidence.changes(runs) if c.started and c.started >= now - timedelta(weeks=weeks)])
+    return {
+        "path": str(path),
+        "latest": str(folder / "latest.html"),
+        "summary": summary,
+        "runs": len(runs),
+        "changes": changes,
+    }
 
 
 @task(retries=0)
 def post_summary(written: dict[str, Any], **context: Any) -> dict[str, Any]:
-    """The summary on the releases channel (never fails the run)."""
+    """The summary on the releases channel and to production's stakeholders (never fails the run); nothing
+    is sent for a period without any production change."""
+    if not written.get("changes", 1):
+        raise AirflowSkipException(f"nothing to say: no production change in the period ({written['summary']})")
     cfg = config.load()
     message = notify.Message(
         "report",
@@ -76,8 +86,27 @@ def post_summary(written: dict[str, Any], **context: Any) -> dict[str, Any]:
         (written["summary"].split(": ", 1)[-1], f"Report: {written['path']}"),
         link(context),
     )
-    channels = ["slack"] if cfg.notifications.configured("slack") else []
-    return notify.deliver(cfg.notifications, message, channels, context)
+    return to_stakeholders(cfg, message, context)
+
+
+def to_stakeholders(cfg: config.Config, message: notify.Message, context: Any) -> dict[str, Any]:
+    """A stakeholder update: Slack's releases channel, and e-mail to production's stakeholders."""
+    channels = [c for c in ("slack", "email") if cfg.notifications.configured(c)]
+    stakeholders = list(cfg.environments["production"].stakeholders) if "production" in cfg.environments else []
+    return notify.deliver(cfg.notifications, message, channels, context, email_to=stakeholders)
+
+
+@task(retries=1)
+def post_progress(**context: Any) -> dict[str, Any]:
+    """The day's progress of the releases (the seed's daily stakeholder update); nothing on a quiet day."""
+    cfg = config.load()
+    now = datetime.now(UTC)
+    runs = history.collect(api_client(cfg.reports_api_conn_id), since=now - timedelta(days=7))
+    lines = evidence.progress(runs, now)
+    if not lines:
+        raise AirflowSkipException("nothing to say: no release ended in the last 24 h and none is in progress")
+    message = notify.Message("progress", "production", f"{cfg.app_name} releases: {now:%a %Y-%m-%d}", tuple(lines))
+    return {"lines": lines, **to_stakeholders(cfg, message, context)}
 
 
 @task(retries=1)
