@@ -235,6 +235,8 @@ SCHEMA: dict[str, Any] = {
                 "timeout_seconds": {"type": "integer", "minimum": 10},
                 "coverage_report": _RELATIVE_PATH,
                 "scan_command": {"type": "string", "minLength": 1},
+                # composer audit / npm audit: when their advisory database cannot be reached
+                "advisories": {"enum": ["warn", "block", "off"]},
             },
         },
         # release windows that replace the policy's, per release type (e.g. another length)
@@ -406,6 +408,7 @@ class Build:
     timeout_seconds: int
     coverage_report: str = ""  # clover XML written by the test commands, relative to the build
     scan_command: str = ""  # the security scanner, run in the built release; prints JSON findings
+    advisories: str = "warn"  # composer/npm audit unreachable: warn (said), block (the scan fails), off
 
     @property
     def tools(self) -> str:
@@ -620,6 +623,7 @@ def parse(data: Any, source: str) -> Config:
             timeout_seconds=build.get("timeout_seconds", 600),
             coverage_report=build.get("coverage_report", ""),
             scan_command=build.get("scan_command", ""),
+            advisories=build.get("advisories", "warn"),
         ),
         environments=environments,
         windows={

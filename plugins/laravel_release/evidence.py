@@ -519,7 +519,9 @@ def _backup_words(value: Any) -> str:
 
 def _scan_words(value: Any) -> str:
     result: dict[str, Any] = next((r for r in value or [] if "critical" in r), {})
-    return f"{result.get('critical', '?')} critical, {result.get('high', '?')} high findings"
+    words = f"{result.get('critical', '?')} critical, {result.get('high', '?')} high findings"
+    advised = str(result.get("advisories") or "")
+    return words + ("; the advisory database could not be reached" if advised.startswith("unreachable") else "")
 
 
 def _signoff(run: dict[str, Any]) -> tuple[str, str]:

@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import http.server
+import json
+import shlex
+import threading
+
 import pytest
 
 from tests.scripts.test_scripts import build
@@ -115,3 +120,113 @@ def test_an_extra_scanner_adds_its_findings(build_host, clean_build):
     assert scanned.code == 5 and "1 critical finding(s)" in scanned.json["error"]
     broken = build_host.run("scan", "--artifact", clean_build, "--run", "echo not json")
     assert broken.code == 4 and "last line is not" in broken.json["error"]
+
+
+def build_with(build_host, clean_build, name: str, files: dict[str, str]) -> str:
+    """The clean build with ``files`` added, packed as the artifact ``name``."""
+    artifact = f"{build_host.base}/builds/artifacts/{name}.tar.gz"
+    writes = " && ".join(f"printf %s {shlex.quote(text)} > $d/{path}" for path, text in files.items())
+    made = build_host.ssh(
+        f"d=$(mktemp -d) && tar -xzf {clean_build} -C $d && {writes} && tar -czf {artifact} -C $d . && rm -rf $d"
+    )
+    assert made.code == 0, made.stderr
+    return artifact
+
+
+# a Composer project whose advisory database (its only repository) does not answer
+LOCKED = {
+    "composer.json": json.dumps(
+        {
+            "name": "zenamanage/zenamanage",
+            "require": {"laravel/framework": "8.0.0"},
+            "repositories": [{"packagist.org": False}, {"type": "composer", "url": "https://127.0.0.1:9"}],
+        }
+    ),
+    "composer.lock": json.dumps(
+        {
+            "content-hash": "x",
+            "packages": [{"name": "laravel/framework", "version": "v8.0.0", "type": "library"}],
+            "packages-dev": [],
+            "aliases": [],
+            "minimum-stability": "stable",
+            "stability-flags": [],
+            "prefer-stable": False,
+            "prefer-lowest": False,
+            "platform": [],
+            "platform-dev": [],
+        }
+    ),
+}
+
+
+def test_an_advisory_database_out_of_reach_is_said_and_the_configuration_decides(build_host, clean_build):
+    artifact = build_with(build_host, clean_build, "scan-offline", LOCKED)
+    warned = build_host.run("scan", "--artifact", artifact)
+    assert warned.code == 0, warned.stderr
+    assert warned.json["advisories"].startswith("unreachable: composer audit: ")
+    assert "the advisory database could not be reached" in warned.stderr and "(build.advisories: warn)" in warned.stderr
+    blocked = build_host.run("scan", "--artifact", artifact, "--advisories", "block")
+    assert blocked.code == 6
+    assert "set build.advisories: warn to release without that check" in blocked.json["error"]
+    assert build_host.run("scan", "--artifact", artifact, "--advisories", "off").json["advisories"] == "off"
+    assert build_host.run("scan", "--artifact", clean_build).json["advisories"] == "checked"  # nothing locked
+
+
+class Registry(http.server.BaseHTTPRequestHandler):
+    """An npm registry that knows one critical advisory, for left-pad before 1.3.0."""
+
+    def _json(self, value: object) -> None:
+        body = json.dumps(value).encode()
+        self.send_response(200)
+        self.send_header("content-type", "application/json")
+        self.send_header("content-length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def do_POST(self) -> None:  # the bulk advisory endpoint
+        self.rfile.read(int(self.headers.get("content-length", 0)))
+        advisory = {"id": 1, "url": "https://zm.test/1", "title": "Prototype pollution", "severity": "critical"}
+        self._json({"left-pad": [{**advisory, "vulnerable_versions": "<1.3.0", "cwe": [], "cvss": {"score": 9.8}}]})
+
+    def do_GET(self) -> None:  # the package's document
+        def version(v: str) -> dict:
+            return {"name": "left-pad", "version": v, "dist": {"tarball": "http://127.0.0.1/x.tgz", "integrity": "x"}}
+
+        self._json(
+            {
+                "name": "left-pad",
+                "dist-tags": {"latest": "1.3.0"},
+                "versions": {v: version(v) for v in ("1.1.0", "1.3.0")},
+            }
+        )
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+def test_npm_audit_s_critical_advisories_stop_the_build(build_host, clean_build):
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Registry)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        lock = {
+            "name": "zena-assets",
+            "version": "1.0.0",
+            "lockfileVersion": 3,
+            "packages": {
+                "": {"name": "zena-assets", "version": "1.0.0", "dependencies": {"left-pad": "1.1.0"}},
+                "node_modules/left-pad": {"version": "1.1.0", "resolved": "http://127.0.0.1/x.tgz", "integrity": "x"},
+            },
+        }
+        files = {
+            "package.json": json.dumps(
+                {"name": "zena-assets", "version": "1.0.0", "dependencies": {"left-pad": "1.1.0"}}
+            ),
+            "package-lock.json": json.dumps(lock),
+            ".npmrc": f"registry=http://127.0.0.1:{server.server_port}/\n",  # the team's own registry
+        }
+        scanned = build_host.run("scan", "--artifact", build_with(build_host, clean_build, "scan-npm", files))
+    finally:
+        server.shutdown()
+    assert scanned.code == 5, scanned.stderr
+    assert "1 critical finding(s), at most 0 allowed: 1 critical finding(s) from npm audit" in scanned.json["error"]
+    assert "npm audit: 1 critical, 0 high advisory(ies)" in scanned.stderr

@@ -113,3 +113,19 @@ def test_a_waiver_names_its_gates_and_needs_a_reason_and_a_waived_scan_stops_not
     p = plan.release_plan(CFG, hotfix, "v1.2.0", "r", "run", "v1.1.0", q)
     scan = shlex.split(p["build"]["commands"]["scan"])
     assert scan[scan.index("--max-critical") + 1] == str(plan.WAIVED_CRITICAL)
+
+
+def test_the_advisory_audit_follows_the_file_and_a_waived_scan_never_blocks_on_it():
+    hotfix = policy.RELEASE_TYPES["hotfix"]
+
+    def advisories(cfg, waive=None) -> str:
+        q = plan.quality_plan(cfg, hotfix, waive, "INC-42: packagist is down" if waive else None, "alice")
+        scan = shlex.split(
+            plan.release_plan(cfg, hotfix, "v1.2.0", "r", "run", "v1.1.0", q)["build"]["commands"]["scan"]
+        )
+        return scan[scan.index("--advisories") + 1]
+
+    assert advisories(CFG) == "warn"  # the default: said when unreachable, not blocking
+    strict = dataclasses.replace(CFG, build=dataclasses.replace(CFG.build, advisories="block"))
+    assert advisories(strict) == "block"
+    assert advisories(strict, ["scan"]) == "warn"
