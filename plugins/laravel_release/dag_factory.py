@@ -166,31 +166,43 @@ def request_review() -> TriggerDagRunOperator:
     )
 
 
-def review_dag(doc_md: str | None = None) -> DAG:
-    """``release_review``: the post-release checklist items only a person can confirm, as a form."""
-    with DAG(
-        dag_id=REVIEW_DAG,
-        description="The post-release review: code review, documentation, user feedback, lessons learned.",
+def form_dag(
+    dag_id: str,
+    description: str,
+    doc_md: str | None,
+    of_dags: list[str],
+    params: dict[str, Param] | None = None,
+    tags: list[str] | None = None,
+) -> DAG:
+    """A DAG whose run is a form about another DAG's run (``dag_id`` and ``run_id`` in its conf), opened
+    by that run and waiting for a person: the review, the post-mortem."""
+    return DAG(
+        dag_id=dag_id,
+        description=description,
         doc_md=doc_md,
         schedule=None,
         start_date=START_DATE,
         catchup=False,
-        max_active_runs=16,  # one per release waiting for its review
+        max_active_runs=16,  # one per run waiting for its answer
         default_args=DEFAULT_ARGS,
         params={
-            "dag_id": Param(
-                "release_feature",
-                enum=[t.dag_id for t in policy.RELEASE_TYPES.values()],
-                title="Release DAG",
-            ),
-            "run_id": Param(type="string", minLength=1, maxLength=250, title="Release run"),
-            "version": Param(
-                type="string",
-                pattern=policy.VERSION_PATTERN,
-                maxLength=policy.VERSION_MAX_LENGTH,
-                title="Version",
-            ),
+            "dag_id": Param(of_dags[0], enum=of_dags, title="DAG of the run"),
+            "run_id": Param(type="string", minLength=1, maxLength=250, title="Run"),
+            **(params or {}),
         },
+        tags=tags,
+    )
+
+
+def review_dag(doc_md: str | None = None) -> DAG:
+    """``release_review``: the post-release checklist items only a person can confirm, as a form."""
+    version = Param(type="string", pattern=policy.VERSION_PATTERN, maxLength=policy.VERSION_MAX_LENGTH, title="Version")
+    with form_dag(
+        REVIEW_DAG,
+        "The post-release review: code review, documentation, user feedback, lessons learned.",
+        doc_md,
+        [t.dag_id for t in policy.RELEASE_TYPES.values()],
+        {"version": version},
         tags=["release", "review"],
     ) as dag:
         (
@@ -222,23 +234,11 @@ def review_dag(doc_md: str | None = None) -> DAG:
 
 def post_mortem_dag(doc_md: str | None = None) -> DAG:
     """``post_mortem``: the last step of the seed's emergency procedure, a form per incident."""
-    with DAG(
-        dag_id=POST_MORTEM_DAG,
-        description="The post-mortem of a rolled-back or failed release, or of a rollback: timeline, cause, actions.",
-        doc_md=doc_md,
-        schedule=None,
-        start_date=START_DATE,
-        catchup=False,
-        max_active_runs=16,  # one per incident waiting for its answer
-        default_args=DEFAULT_ARGS,
-        params={
-            "dag_id": Param(
-                "rollback",
-                enum=[*(t.dag_id for t in policy.RELEASE_TYPES.values()), "rollback"],
-                title="DAG of the incident's run",
-            ),
-            "run_id": Param(type="string", minLength=1, maxLength=250, title="Run"),
-        },
+    with form_dag(
+        POST_MORTEM_DAG,
+        "The post-mortem of a rolled-back or failed release, or of a rollback: timeline, cause, actions.",
+        doc_md,
+        ["rollback", *(t.dag_id for t in policy.RELEASE_TYPES.values())],
         tags=["release", "incident"],
     ) as dag:
         text = "Root cause, actions, owner: what the post-mortem concluded."

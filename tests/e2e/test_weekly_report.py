@@ -15,17 +15,18 @@ from tests.e2e.conftest import PORT
 pytestmark = pytest.mark.e2e
 
 
+def form_of(api, form_dag: str, of_dag: str) -> tuple:
+    """The first run of ``form_dag`` opened for a run of ``of_dag``, once its form asks: (run, request)."""
+    api.wait_for_dag(form_dag)
+    runs = [r for r in api.dag_runs(form_dag) if (r.conf or {}).get("dag_id") == of_dag]
+    assert runs, f"a run of {of_dag} opens its {form_dag}"
+    run = runs[0]
+    api.wait(form_dag, run.dag_run_id, timeout=120, until=lambda: bool(api.pending_signoffs(form_dag, run.dag_run_id)))
+    return run, api.pending_signoffs(form_dag, run.dag_run_id)[0]
+
+
 def test_a_person_confirms_the_post_release_items_on_the_review_form(api):
-    api.wait_for_dag("release_review")
-    runs = [r for r in api.dag_runs("release_review") if (r.conf or {}).get("dag_id") == "release_feature"]
-    assert runs, "a successful release opens its review"
-    review = runs[0]
-    api.wait(
-        "release_review",
-        review.dag_run_id,
-        timeout=120,
-        until=lambda: bool(api.pending_signoffs("release_review", review.dag_run_id)),
-    )
+    review, _ = form_of(api, "release_review", "release_feature")
     api.answer(
         "release_review",
         review.dag_run_id,
@@ -49,17 +50,7 @@ def test_a_person_confirms_the_post_release_items_on_the_review_form(api):
 
 def test_a_rolled_back_release_s_post_mortem_shows_its_timeline_and_takes_the_cause(api):
     api.unpause("post_mortem")
-    api.wait_for_dag("post_mortem")
-    runs = [r for r in api.dag_runs("post_mortem") if (r.conf or {}).get("dag_id") == "release_hotfix"]
-    assert runs, "a release rolled back in production opens its post-mortem"
-    pm = runs[0]
-    api.wait(
-        "post_mortem",
-        pm.dag_run_id,
-        timeout=120,
-        until=lambda: bool(api.pending_signoffs("post_mortem", pm.dag_run_id)),
-    )
-    (form,) = api.pending_signoffs("post_mortem", pm.dag_run_id)
+    pm, form = form_of(api, "post_mortem", "release_hotfix")
     # the timeline, read from the run itself: who started it, the switch, what tripped, the rollback
     assert f"run `{pm.conf['run_id']}`" in form.body and "ended **failed**" in form.body
     assert "started by admin (manual)" in form.body and "production: switched to the release" in form.body
