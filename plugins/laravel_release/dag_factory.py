@@ -241,23 +241,20 @@ def post_mortem_dag(doc_md: str | None = None) -> DAG:
         ["rollback", *(t.dag_id for t in policy.RELEASE_TYPES.values())],
         tags=["release", "incident"],
     ) as dag:
-        text = "Root cause, actions, owner: what the post-mortem concluded."
         form = HITLEntryOperator(
             task_id="post_mortem",
             subject="Post-mortem: {{ params.dag_id }} {{ params.run_id }}",
             body="{{ ti.xcom_pull(task_ids='write_timeline') }}",
+            # defaults that pass the form's own schema: the task checks its params when it starts
             params={
-                "root_cause": Param(
-                    "", type="string", pattern=policy.TEXT_PATTERN, title="Root cause", description=text
-                ),
+                "root_cause": Param("", type="string", title="Root cause", description="What made it happen."),
                 "actions": Param(
                     "",
                     type="string",
-                    pattern=policy.TEXT_PATTERN,
                     title="Actions",
                     description="What keeps it from happening again (one per line, or a link).",
                 ),
-                "owner": Param("", type="string", pattern=policy.TEXT_PATTERN, title="Owner", description="Who."),
+                "owner": Param("", type="string", title="Owner", description="Who sees the actions through."),
             },
             response_timeout=timedelta(days=14),
         )

@@ -293,7 +293,7 @@ def timeline(run: dict[str, Any]) -> list[str]:
     ended = run.get("ended", {})
     for task, words in TIMELINE:
         for key, state in run["tasks"].items():
-            if (key == task or key.startswith(task + "[")) and ended.get(key):
+            if (key == task or key.startswith(task + "[")) and ended.get(key) and state in ("success", "failed"):
                 host = key[len(task) + 1 : -1] if "[" in key[len(task) :] else ""
                 said = words if state == "success" else f"{task} {state}"
                 events.append(

@@ -52,9 +52,9 @@ def test_a_rolled_back_release_s_post_mortem_shows_its_timeline_and_takes_the_ca
     api.unpause("post_mortem")
     pm, form = form_of(api, "post_mortem", "release_hotfix")
     # the timeline, read from the run itself: who started it, the switch, what tripped, the rollback
-    assert f"run `{pm.conf['run_id']}`" in form.body and "ended **failed**" in form.body
-    assert "started by admin (manual)" in form.body and "production: switched to the release" in form.body
-    assert "production: switched back" in form.body
+    assert f"run `{pm.conf['run_id']}`" in form.body and "**production: rolled back**" in form.body
+    assert "started by " in form.body and "production: switched to the release" in form.body
+    assert "production: switched back" in form.body and "skipped" not in form.body
     api.answer(
         "post_mortem",
         pm.dag_run_id,

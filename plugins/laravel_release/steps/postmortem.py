@@ -80,8 +80,11 @@ def write_timeline(**context: Any) -> str:
         ) from None
     lines = evidence.timeline(run)
     reason = (run.get("conf") or {}).get("reason") or (run.get("conf") or {}).get("version") or ""
+    change = evidence.changes([run])  # the run may still be ending (its teardowns opened this form)
+    outcome = change[0].outcome.replace("_", " ") if change else run["state"]
+    what = "production: " + outcome if dag_id in evidence.RELEASE_DAGS else "rollback: " + outcome
     text = (
-        f"**{dag_id}** run `{run_id}` ({reason}) ended **{run['state']}**.\n\n**Timeline (UTC)**\n\n"
+        f"**{dag_id}** run `{run_id}` ({reason}), **{what}**.\n\n**Timeline (UTC)**\n\n"
         + "\n".join(f"- {line}" for line in lines)
         + "\n\nWrite the root cause, the actions that keep it from happening again, and who owns them."
     )
@@ -94,6 +97,9 @@ def record_post_mortem(answer: dict[str, Any], **context: Any) -> dict[str, Any]
     """The answer, in the log and the XCom: the report reads it from the form itself."""
     params, fields = context["params"], dict(answer.get("params_input") or {})
     who = (answer.get("responded_by_user") or {}).get("name") or "?"
+    blank = [k for k in ("root_cause", "actions", "owner") if not str(fields.get(k) or "").strip()]
+    if blank:
+        log.warning("the post-mortem was answered with %s left blank: the report shows it so", ", ".join(blank))
     log.warning(
         "POST-MORTEM of %s %s by %s: root cause: %s; actions: %s; owner: %s",
         params["dag_id"],
