@@ -135,6 +135,7 @@ def announce_finished(plan: Any, environment: str, claim: Any) -> Any:
         seconds = time.time() - started if started else None
         hosts = [h["host"] for h in plan["environments"][environment]]
         detail: list[str] = []
+        notes: list[str] = []  # the release notes' change lines, with a production success
         if result == "success":
             verified = ti.xcom_pull(task_ids=f"{environment}.release_verified") or []
             for v in verified:
@@ -160,7 +161,7 @@ def announce_finished(plan: Any, environment: str, claim: Any) -> Any:
             cfg.app_name, environment, plan["version"], result, seconds, hosts, detail, link(context)
         )
         sent = send(cfg, message, context)
-        return {"outcome": result, **sent, "notes": sum(1 for line in detail if line.startswith("Change: "))}
+        return {"outcome": result, **sent, "notes": len(notes)}
 
     # a teardown of the stage's claim: it runs whatever happened once the stage began (not when it never
     # did), and the run's state stays the stage's own

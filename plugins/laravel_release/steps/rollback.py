@@ -508,10 +508,11 @@ class RestoreGate(ApprovalOperator):
         )
 
     def execute(self, context: Any) -> Any:
-        decision = decided_by(self, context)[0]["decision"]
+        decided = decided_by(self, context)
+        decision = decided[0]["decision"]
         if decision["mode"] != "restore":
             self.log.info("mode %s: no restore, nothing to approve", decision["mode"])
-            return decided_by(self, context)
+            return decided
         env = config.load().environment(decision["environment"])
         self.assigned_users = [{"id": name, "name": name} for name in env.approvers] or None
         self.subject = f"Restore {env.name}'s database to the backup taken before {decision['from']}?"
