@@ -2,8 +2,11 @@
 # scan.sh: security scan of a built release, before it goes anywhere near production.
 #
 # usage: scan.sh --artifact FILE [--run CMD] [--max-critical N] [--advisories warn|block|off]
+#        scan.sh --dir DIR --advisories-only [--max-critical N] [--advisories warn|block]
 #
 #   --artifact      the packed build (build.sh's ID.tar.gz)
+#   --dir           a release folder, scanned where it is (a live release: nothing is written there)
+#   --advisories-only  only the known advisories (the audit of a live release)
 #   --run           an extra scanner, run in the unpacked build; its last line is
 #                   JSON {"critical": N, "high": N, "findings": ["..."]}
 #   --max-critical  fail (exit 5) above this many critical findings (default 0)
@@ -21,10 +24,12 @@
 # Last line: {"ok": true, "critical": N, "high": N, "findings": [...]}
 . "$(dirname "$0")/lib.sh"
 
-artifact='' run='' max_critical=0 advisories=warn
+artifact='' in_dir='' only='' run='' max_critical=0 advisories=warn
 while [ $# -gt 0 ]; do
   case $1 in
     --artifact) need_value "$@"; artifact=$2; shift 2 ;;
+    --dir) need_value "$@"; in_dir=$2; shift 2 ;;
+    --advisories-only) only=1; shift ;;
     --run) run=${2:-}; shift 2 ;;
     --max-critical) need_value "$@"; max_critical=$2; shift 2 ;;
     --advisories) need_value "$@"; advisories=$2; shift 2 ;;
@@ -32,16 +37,24 @@ while [ $# -gt 0 ]; do
     *) die 2 "unknown option $1 (see scan.sh -h)" ;;
   esac
 done
-[ -n "$artifact" ] || die 2 "--artifact is required"
-[ -f "$artifact" ] || die 3 "no build at $artifact: build the release first"
+[ -n "$artifact$in_dir" ] || die 2 "--artifact (a build) or --dir (a release folder) is required"
+[ -z "$artifact" ] || [ -f "$artifact" ] || die 3 "no build at $artifact: build the release first"
+[ -z "$in_dir" ] || [ -d "$in_dir" ] || die 3 "no release folder at $in_dir on $HOST_NAME"
 [[ $max_critical =~ ^[0-9]+$ ]] || die 2 "--max-critical must be a number"
 case $advisories in warn|block|off) ;; *) die 2 "--advisories must be warn, block or off, not $advisories" ;; esac
 
-dir=$(mktemp -d)
-trap 'rm -rf "$dir"' EXIT
-tar -xzf "$artifact" -C "$dir"
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+if [ -n "$artifact" ]; then
+  dir=$work/build
+  mkdir "$dir"
+  tar -xzf "$artifact" -C "$dir"
+else
+  dir=$(cd "$in_dir" && pwd -P)
+fi
 
 critical=() high=()
+if [ -z "$only" ]; then
 while IFS= read -r f; do critical+=("private key in ${f#"$dir"/}"); done \
   < <(grep -rlE -- '-----BEGIN ([A-Z]+ )?PRIVATE KEY-----' "$dir" 2>/dev/null || true)
 while IFS= read -r f; do critical+=("AWS access key in ${f#"$dir"/}"); done \
@@ -57,6 +70,7 @@ if [ -f "$dir/config/app.php" ] && grep -qE "env\(['\"]APP_DEBUG['\"],[[:space:]
 fi
 while IFS= read -r f; do high+=("world-writable: ${f#"$dir"/}"); done \
   < <(find "$dir" -perm -0002 -type f 2>/dev/null | head -n 20)
+fi
 
 # counted CRITICAL HIGH SOURCE: a source's counts, one line each, every finding counted
 more_critical=0 more_high=0
@@ -65,7 +79,7 @@ counted() {
   if [ "$2" -gt 0 ]; then high+=("$2 high finding(s) from $3"); more_high=$((more_high + $2 - 1)); fi
 }
 
-if [ -n "$run" ]; then
+if [ -n "$run" ] && [ -z "$only" ]; then
   out=$(cd "$dir" && bash -c "$run") || die 4 "the scanner failed: $run"
   last=$(printf '%s\n' "$out" | tail -n 1)
   extra_critical=$(printf '%s' "$last" | grep -oE '"critical": *[0-9]+' | grep -oE '[0-9]+$' || true)
@@ -91,17 +105,17 @@ audit() {  # NAME TOOL ARGS...: run in the unpacked build; its counts, or why it
   local name=$1 out counts c h
   shift
   command -v "$1" >/dev/null || { unreachable+=("$name: $1 is not installed on the build host"); return 0; }
-  out=$(cd "$dir" && "$@" 2>"$dir/.audit-err") || true
-  if [ -z "$out" ] && ! [ -s "$dir/.audit-err" ]; then return 0; fi
+  out=$(cd "$dir" && "$@" 2>"$work/audit-err") || true
+  if [ -z "$out" ] && ! [ -s "$work/audit-err" ]; then return 0; fi
   if counts=$(printf '%s' "$out" | php -r "$AUDIT_COUNTS" 2>/dev/null); then
     read -r c h <<<"$counts"
     log "$name: $c critical, $h high advisory(ies)"
     counted "$c" "$h" "$name"
-  elif grep -q 'No packages - skipping audit' "$dir/.audit-err"; then
+  elif grep -q 'No packages - skipping audit' "$work/audit-err"; then
     return 0
   else
-    unreachable+=("$name: $( (grep -m1 -iE 'could not|resolve|refused|ENOTFOUND|ECONNREFUSED|failed|error' "$dir/.audit-err" \
-      || tail -n 1 "$dir/.audit-err") | sed -E 's/^[[:space:]]+//' | cut -c1-200)")
+    unreachable+=("$name: $( (grep -m1 -iE 'could not|resolve|refused|ENOTFOUND|ECONNREFUSED|failed|error' "$work/audit-err" \
+      || tail -n 1 "$work/audit-err") | sed -E 's/^[[:space:]]+//' | cut -c1-200)")
   fi
 }
 advised=off

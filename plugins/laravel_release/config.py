@@ -275,6 +275,12 @@ SCHEMA: dict[str, Any] = {
                 },
             },
         },
+        # alerts from outside (POST /releases/api/alerts): the http connection whose password is their token
+        "alerts": {
+            "type": "object",
+            "additionalProperties": False,
+            "properties": {"conn_id": _NAME},
+        },
         "environments": {
             "type": "object",
             "additionalProperties": False,
@@ -492,6 +498,7 @@ class Config:
     quality: Quality = field(default_factory=Quality)
     publish_conn_id: str = ""  # an http connection: release notes and CHANGELOG entries are posted there
     publish_endpoint: str = ""
+    alerts_conn_id: str = "release_alerts"  # its password is the token an alert webhook must send
 
     def reports_path(self) -> Path:
         """The reports folder: ``reports.dir``, or $AIRFLOW_HOME/reports."""
@@ -637,6 +644,7 @@ def parse(data: Any, source: str) -> Config:
         quality=Quality(**data.get("quality", {})),
         publish_conn_id=data.get("reports", {}).get("publish", {}).get("conn_id", ""),
         publish_endpoint=data.get("reports", {}).get("publish", {}).get("endpoint", ""),
+        alerts_conn_id=data.get("alerts", {}).get("conn_id", "release_alerts"),
     )
 
 

@@ -20,11 +20,13 @@ from typing import Any
 
 from airflow.providers.standard.operators.hitl import HITLEntryOperator
 from airflow.providers.standard.operators.trigger_dagrun import TriggerDagRunOperator
-from airflow.sdk import DAG, CronTriggerTimetable, Param
+from airflow.sdk import DAG, CronTriggerTimetable, Param, TaskGroup
 
-from laravel_release import gates, policy
+from laravel_release import alerts, gates, policy
 from laravel_release.config import ENVIRONMENTS
+from laravel_release.steps.alert import StartRollback, judge_alert
 from laravel_release.steps.announce import announce_release
+from laravel_release.steps.audit import RaiseSecurityTrigger, audit_dependencies
 from laravel_release.steps.build import build_release
 from laravel_release.steps.deploy import deploy_environment
 from laravel_release.steps.finish import finish_release, publish_release_notes
@@ -377,6 +379,15 @@ def rollback_dag(doc_md: str | None = None) -> DAG:
                 title="Reason",
                 description="Why (the incident).",
             ),
+            "trigger": Param(
+                None,
+                type=["null", "string"],
+                enum=[None, *(t.name for t in policy.ROLLBACK_TRIGGERS)],
+                title="Rollback trigger",
+                description="Set by rollback_on_alert: the trigger an alert tripped. Nobody chose this rollback "
+                "then, so a code rollback that is not safe (the release's migrations drop, rename or rewrite) "
+                "switches nothing until an approver chooses in Required Actions. Empty: a person asked for it.",
+            ),
             "skip_unreachable": Param(
                 False,
                 type="boolean",
@@ -400,6 +411,64 @@ def rollback_dag(doc_md: str | None = None) -> DAG:
         claim >> decided
         record >> gates.release_environment(request).as_teardown(setups=claim)  # type: ignore[arg-type]
         record >> RequestPostMortem(task_id="request_post_mortem", retries=0).as_teardown(setups=claim)
+    return dag
+
+
+def alert_dag(doc_md: str | None = None) -> DAG:
+    """``rollback_on_alert``: an alert from outside, judged by the rollback triggers; the latest release
+    rolled back (a rollback run) when one tripped."""
+    with DAG(
+        dag_id=alerts.ALERT_DAG,
+        description="An alert from a monitor, judged by the rollback triggers: the latest release rolled back.",
+        doc_md=doc_md,
+        schedule=None,
+        start_date=START_DATE,
+        catchup=False,
+        max_active_runs=MAX_ACTIVE_RUNS,
+        default_args=DEFAULT_ARGS,
+        params={
+            "environment": Param("production", enum=list(ENVIRONMENTS), title="Environment"),
+            "measured": Param(
+                type="object",
+                title="Measured",
+                description="The alert's figures, by measurement: "
+                + ", ".join(f"{t.metric} ({t.title})" for t in policy.ROLLBACK_TRIGGERS),
+                properties={t.metric: {"type": "number", "minimum": 0} for t in policy.ROLLBACK_TRIGGERS},
+                additionalProperties=False,
+                minProperties=1,
+            ),
+            "source": Param("manual", type="string", pattern=alerts.SOURCE_PATTERN, title="Source"),
+            "summary": Param("", type="string", maxLength=alerts.SUMMARY_MAX, title="Summary"),
+            "release": Param(
+                None,
+                type=["null", "string"],
+                pattern=alerts.RELEASE_PATTERN,
+                title="Release",
+                description="The release the alert is about (folder name or version). Empty: the live one.",
+            ),
+        },
+        tags=["release", "rollback", "incident"],
+    ) as dag:
+        judge_alert() >> StartRollback(task_id="start_rollback", retries=0)
+    return dag
+
+
+def audit_dag(doc_md: str | None = None) -> DAG:
+    """``security_audit``: every day, the live releases' locked dependencies against the known advisories."""
+    with DAG(
+        dag_id="security_audit",
+        description="Daily: a critical advisory against a live release raises the security rollback trigger.",
+        doc_md=doc_md,
+        schedule=CronTriggerTimetable(policy.SECURITY_AUDIT_CRON, timezone="UTC"),
+        start_date=START_DATE,
+        catchup=False,
+        max_active_runs=1,
+        default_args=DEFAULT_ARGS,
+        tags=["release", "security"],
+    ) as dag:
+        for env in ENVIRONMENTS:
+            with TaskGroup(env):
+                audit_dependencies(env) >> RaiseSecurityTrigger(task_id="raise_security_trigger", retries=0)
     return dag
 
 

@@ -205,6 +205,10 @@ RESTORE_DECISION_HOURS = 24
 # environment stays frozen on the release (fix forward).
 UNSAFE_ROLLBACK_DECISION_HOURS = 4
 
+# When the live releases' locked dependencies are audited against the known advisories (DAG security_audit,
+# UTC): a critical one the release before did not have raises the security trigger.
+SECURITY_AUDIT_CRON = "0 5 * * *"
+
 # A p95 baseline below this is counted as this when judging degradation, so that
 # 4 ms becoming 9 ms on an idle page is not "125% slower".
 DEGRADATION_FLOOR_SECONDS = 0.1

@@ -275,11 +275,15 @@ def test_each_stage_announces_its_start_and_its_outcome_and_production_its_windo
 def test_the_rollback_dag_is_the_same_task_group_inside_its_own_lock(dagbag):
     dag = dagbag.dags["rollback"]
     assert {t.removeprefix("rollback.") for t in dag.task_ids if t.startswith("rollback.")} == ROLLBACK_GROUP | {
-        "approve_restore"
+        "approve_restore",
+        "choose_rollback",
+        "offer_restore",
     }
-    # a restore waits for a person: between the decision and the first change
+    # a restore waits for a person, and so does an alert's rollback that is not safe: before the first change
     assert dag.get_task("rollback.approve_restore").upstream_task_ids == {"rollback.decide_rollback"}
-    assert dag.get_task("rollback.switch_back").upstream_task_ids == {"rollback.approve_restore"}
+    assert dag.get_task("rollback.choose_rollback").upstream_task_ids == {"rollback.approve_restore"}
+    assert dag.get_task("rollback.switch_back").upstream_task_ids == {"rollback.choose_rollback"}
+    assert dag.get_task("rollback.offer_restore").upstream_task_ids == {"rollback.choose_rollback"}
     claim, give_back = dag.get_task("claim_environment"), dag.get_task("release_environment")
     assert claim.is_setup and give_back.is_teardown
     assert "claim_environment" in dag.get_task("rollback.decide_rollback").upstream_task_ids
@@ -290,10 +294,23 @@ def test_the_rollback_dag_is_the_same_task_group_inside_its_own_lock(dagbag):
         "target",
         "mode",
         "reason",
+        "trigger",
         "skip_unreachable",
         "take_over_lock",
     }
     assert dag.params["mode"] == "code"
+
+
+def test_an_alert_is_judged_then_starts_a_rollback_run_and_the_audit_raises_alerts(dagbag):
+    alert = dagbag.dags["rollback_on_alert"]
+    assert alert.get_task("start_rollback").upstream_task_ids == {"judge_alert"}
+    assert alert.get_task("start_rollback").trigger_dag_id == "rollback"
+    audit = dagbag.dags["security_audit"]
+    assert audit.timetable.expression == policy.SECURITY_AUDIT_CRON
+    for env in ("staging", "uat", "production"):
+        raised = audit.get_task(f"{env}.raise_security_trigger")
+        assert raised.upstream_task_ids == {f"{env}.audit_dependencies"}
+        assert raised.trigger_dag_id == "rollback_on_alert"
 
 
 def test_the_weekly_report_and_the_review_form(dagbag):

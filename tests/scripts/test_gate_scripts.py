@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import http.server
 import json
 import shlex
-import threading
 
 import pytest
 
+from tests.registry import npm_project, npm_registry
 from tests.scripts.test_scripts import build
 
 pytestmark = pytest.mark.integration
@@ -172,61 +171,27 @@ def test_an_advisory_database_out_of_reach_is_said_and_the_configuration_decides
     assert build_host.run("scan", "--artifact", clean_build).json["advisories"] == "checked"  # nothing locked
 
 
-class Registry(http.server.BaseHTTPRequestHandler):
-    """An npm registry that knows one critical advisory, for left-pad before 1.3.0."""
-
-    def _json(self, value: object) -> None:
-        body = json.dumps(value).encode()
-        self.send_response(200)
-        self.send_header("content-type", "application/json")
-        self.send_header("content-length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def do_POST(self) -> None:  # the bulk advisory endpoint
-        self.rfile.read(int(self.headers.get("content-length", 0)))
-        advisory = {"id": 1, "url": "https://zm.test/1", "title": "Prototype pollution", "severity": "critical"}
-        self._json({"left-pad": [{**advisory, "vulnerable_versions": "<1.3.0", "cwe": [], "cvss": {"score": 9.8}}]})
-
-    def do_GET(self) -> None:  # the package's document
-        def version(v: str) -> dict:
-            return {"name": "left-pad", "version": v, "dist": {"tarball": "http://127.0.0.1/x.tgz", "integrity": "x"}}
-
-        self._json(
-            {
-                "name": "left-pad",
-                "dist-tags": {"latest": "1.3.0"},
-                "versions": {v: version(v) for v in ("1.1.0", "1.3.0")},
-            }
-        )
-
-    def log_message(self, *args: object) -> None:
-        pass
-
-
 def test_npm_audit_s_critical_advisories_stop_the_build(build_host, clean_build):
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Registry)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        lock = {
-            "name": "zena-assets",
-            "version": "1.0.0",
-            "lockfileVersion": 3,
-            "packages": {
-                "": {"name": "zena-assets", "version": "1.0.0", "dependencies": {"left-pad": "1.1.0"}},
-                "node_modules/left-pad": {"version": "1.1.0", "resolved": "http://127.0.0.1/x.tgz", "integrity": "x"},
-            },
-        }
-        files = {
-            "package.json": json.dumps(
-                {"name": "zena-assets", "version": "1.0.0", "dependencies": {"left-pad": "1.1.0"}}
-            ),
-            "package-lock.json": json.dumps(lock),
-            ".npmrc": f"registry=http://127.0.0.1:{server.server_port}/\n",  # the team's own registry
-        }
+    with npm_registry() as registry:
+        files = npm_project(registry)
         scanned = build_host.run("scan", "--artifact", build_with(build_host, clean_build, "scan-npm", files))
-    finally:
-        server.shutdown()
     assert scanned.code == 5, scanned.stderr
     assert "1 critical finding(s), at most 0 allowed: 1 critical finding(s) from npm audit" in scanned.json["error"]
     assert "npm audit: 1 critical, 0 high advisory(ies)" in scanned.stderr
+
+
+def test_a_live_release_is_audited_where_it_is_for_its_advisories_only(build_host, clean_build):
+    folder = f"{build_host.base}/live"
+    with npm_registry() as registry:
+        files = {**npm_project(registry), ".env": "APP_KEY=not-a-finding-here"}
+        writes = " && ".join(f"printf %s {shlex.quote(text)} > {folder}/{path}" for path, text in files.items())
+        assert build_host.ssh(f"mkdir -p {folder} && {writes} && chmod -R a-w {folder}").code == 0
+        audited = build_host.run("scan", "--dir", folder, "--advisories-only", "--max-critical", "1000000")
+        registry.advisories = False  # nothing known (yet) against it
+        clean = build_host.run("scan", "--dir", folder, "--advisories-only")
+    assert audited.code == 0, audited.stderr
+    assert audited.json["critical"] == 1 and audited.json["findings"] == ["1 critical finding(s) from npm audit"]
+    assert audited.json["advisories"] == "checked"
+    assert clean.code == 0 and clean.json["critical"] == 0
+    assert build_host.ssh(f"ls -A {folder}").stdout.split() == sorted(files)  # nothing written there
+    assert build_host.run("scan", "--dir", f"{folder}/nothing").code == 3

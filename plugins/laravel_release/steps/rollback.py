@@ -75,7 +75,7 @@ def _host(h: config.Host) -> dict[str, Any]:
     return {"host": h.name, "ssh_conn_id": h.ssh_conn_id, "tools_dir": h.tools, "deploy_path": h.deploy_path}
 
 
-def _status(h: config.Host) -> dict[str, Any]:
+def host_status(h: config.Host) -> dict[str, Any]:
     code, results, err = remote.call(
         h.ssh_conn_id, h.name, remote.command(h.tools, "status", extra=remote.options(deploy_path=h.deploy_path))
     )
@@ -172,7 +172,7 @@ def rollback_request(params: dict[str, Any]) -> dict[str, Any]:
         "target": params.get("target") or None,
         "mode": params.get("mode") or "code",
         "reason": params["reason"],
-        "trigger": "",
+        "trigger": params.get("trigger") or "",  # set by rollback_on_alert: the rollback trigger that tripped
     }
 
 
@@ -187,7 +187,7 @@ def plan_rollback(**context: Any) -> dict[str, Any]:
     check_connections(cfg, (env.name,), notifications=False)
     request["unreachable"] = reachable_or_skipped(env, bool(params.get("skip_unreachable")))
     if not request["bad_release"]:  # what is live now is what this run rolls back from, and nothing else
-        request["bad_release"] = _status(env.primary)["current"] or None
+        request["bad_release"] = host_status(env.primary)["current"] or None
         log.info("rolling back from %s (live on %s when triggered)", request["bad_release"], env.primary.name)
     return {
         **request,
@@ -268,7 +268,7 @@ def decide_rollback(
     primary = env.primary
     skipped = list(request.get("unreachable") or ())
     reachable = [h for h in env.hosts if h.name not in skipped]
-    statuses = {h.name: with_reported_version(env, h, _status(h)) for h in reachable}
+    statuses = {h.name: with_reported_version(env, h, host_status(h)) for h in reachable}
     status = statuses[primary.name]
     if not status["current"]:
         raise RollbackRefused(f"nothing is live on {primary.name}: there is nothing to roll back. Nothing was changed.")
@@ -291,6 +291,7 @@ def decide_rollback(
             )
 
     ran, backup, lost, per_table = decision_inputs(primary, bad)
+    automatic = bool(request["trigger"])  # a trigger tripped (a release's verification, or an alert): nobody chose
     destructive = [m for m in ran if m.kind != "additive"]
     if mode == "restore":
         if not backup:
@@ -337,7 +338,7 @@ def decide_rollback(
             "not answer the counts; restore.sh changes nothing while it does not answer)"
         )
         lines.append(f"waiting for an approver in Required Actions ('{confirmation(env.name, bad)}')")
-    elif release_plan is not None and destructive:
+    elif automatic and mode == "code" and destructive:
         lines.append(
             "nothing is switched until one of the approvers chooses in Required Actions (choose_rollback): "
             "undo the migrations, restore the backup, or fix forward"
@@ -376,6 +377,7 @@ def decide_rollback(
         "reason": request["reason"],
         "trigger": request["trigger"],
         "code_only_safe": not destructive,
+        "automatic": automatic,
         "rows_since_backup": lost,
         "rows_per_table": per_table,
         "backup_taken": backup["taken"] if backup else None,
@@ -614,6 +616,9 @@ class UnsafeRollbackGate(HITLOperator):
         if decision["code_only_safe"]:
             log.info("a code-only rollback is safe: it goes on at once")
             return decided
+        if decision["mode"] != "code" or not decision["automatic"]:
+            log.info("mode %s was asked for by a person: it goes on as asked", decision["mode"])
+            return decided
         env = config.load().environment(decision["environment"])
         if not decision["backup_taken"]:
             self.options = [UNDO_MIGRATIONS, FIX_FORWARD]
@@ -670,7 +675,8 @@ class OfferRestore(TriggerDagRunOperator):
         chosen = context["ti"].xcom_pull(task_ids=f"{self.task_group.group_id}.choose_rollback")  # type: ignore[union-attr]
         decision = (chosen or [{}])[0].get("decision")
         if decision and decision["mode"] == "restore":
-            raise AirflowSkipException(f"{decision['chosen']}: the backup is restored by this run")
+            said = decision.get("chosen") or "mode restore"
+            raise AirflowSkipException(f"{said}: the backup is restored by this run")
         if not decision or decision["trigger"] not in ("data", "database"):
             raise AirflowSkipException("no data or database trigger: no restore to offer")
         if not decision["backup_taken"]:
@@ -775,7 +781,7 @@ def rehearse_rollback(release_plan: dict[str, Any], verified: list[dict[str, Any
     cfg = config.load()
     env = cfg.environment("staging")
     release, version = release_plan["release"], release_plan["version"]
-    status = _status(env.primary)
+    status = host_status(env.primary)
     if status["current"] != release:
         raise RehearsalFailed(f"staging serves {status['current']}, not {release}: nothing was rehearsed")
     previous = status.get("previous_good")
@@ -819,28 +825,28 @@ def rollback_environment(
     request: Any = None, release_plan: Any = None, verdict: Any = None, fail_run: bool = False
 ) -> tuple[Any, Any]:
     """The rollback task group's tasks: the rollback DAG's (``request``, with the restore's Required
-    Action) or a release's own (``release_plan`` and ``verdict``: code only, a restore offered).
+    Action) or a release's own (``release_plan`` and ``verdict``). Both stop for a person when a
+    trigger's rollback is not safe by code alone, and offer a restore after a data or database trigger.
     Returns (first, last)."""
     with TaskGroup("rollback", tooltip="roll the environment back"):
         decided = decide_rollback(request=request, release_plan=release_plan, verdict=verdict)
-        # a person's say before the first change: a restore (the rollback DAG), an unsafe code rollback (a release's)
-        gate = (
-            RestoreGate(task_id="approve_restore", retries=0)
-            if request is not None
-            else UnsafeRollbackGate(task_id="choose_rollback", retries=0)
-        )
-        chosen = gate.output  # the rollback targets, as decided or as the person chose
+        # a person's say before the first change: a restore asked for (the rollback DAG), and a trigger's
+        # code rollback that is not safe (a release's own, or the rollback DAG's when an alert started it)
+        choose = UnsafeRollbackGate(task_id="choose_rollback", retries=0)
+        if request is not None:
+            decided >> RestoreGate(task_id="approve_restore", retries=0) >> choose
+        else:
+            decided >> choose
+        chosen = choose.output  # the rollback targets, as decided or as the person chose
         switch = RemoteScript.partial(
             task_id="switch_back", step="rollback", retries=0, map_index_template="{{ task.host }}"
         ).expand(target=chosen)
         database = RemoteScript(task_id="rollback_database", step="database", target=chosen, retries=0)
         verified = verify_rollback.expand(target=chosen)
         record = record_rollback(chosen, verified, fail_run=fail_run)  # type: ignore[arg-type]
-        decided >> gate
         switch >> database >> verified
         record >> announce.escalate(decided)
-        if request is None:
-            # beside the switch, not after it: a task downstream of record_rollback would make a rolled-back
-            # run succeed. The run it starts waits for the environment's lock, held until this rollback ends.
-            gate >> OfferRestore(task_id="offer_restore", retries=0)
+        # beside the switch, not after it: a task downstream of record_rollback would make a rolled-back
+        # run succeed. The run it starts waits for the environment's lock, held until this rollback ends.
+        choose >> OfferRestore(task_id="offer_restore", retries=0)
     return decided, record
