@@ -16,6 +16,10 @@ its version; default: the previous good release) and `mode`:
   environment's approvers, who sees how many per table and types
   `restore <environment> <release>` to approve.
 
+`trigger` is set when an alert started the run (DAG `rollback_on_alert`): nobody
+chose it, so a code rollback that is not safe waits for an approver
+(`choose_rollback`), as a release's own rollback does.
+
 The environment is frozen while the rollback runs, the release left behind is
 marked bad (never chosen as a target again), health and version are verified on
 every host, and the freeze is lifted. When Airflow itself is down, run

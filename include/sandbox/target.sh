@@ -328,8 +328,10 @@ write_airflow_env() {
     fi
     # the app's probe user, for the authentication check after a release
     printf "export AIRFLOW_CONN_ZENA_PROBE='%s'\n" "{\"conn_type\": \"http\", \"login\": \"probe\", \"password\": \"$(probe_token)\"}"
+    # the token a monitor's alert must send (POST /releases/api/alerts): its password
+    printf "export AIRFLOW_CONN_RELEASE_ALERTS='%s'\n" "{\"conn_type\": \"http\", \"password\": \"$(db_password alerts)\"}"
   } >"$f.tmp"
-  chmod 600 "$f.tmp"  # it holds the probe user's password
+  chmod 600 "$f.tmp"  # it holds the probe user's password and the alerts' token
   mv "$f.tmp" "$f"
   echo "$f"
 }

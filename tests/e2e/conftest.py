@@ -81,7 +81,10 @@ def airflow_server(e2e_sandbox):
     script = str(ROOT / "dev" / "airflow.sh")
     started = subprocess.run([script, "start"], env=env, capture_output=True, text=True)
     assert started.returncode == 0, started.stdout + started.stderr
-    yield Airflow.login(f"http://127.0.0.1:{PORT}", "admin", "admin"), home
+    api = Airflow.login(f"http://127.0.0.1:{PORT}", "admin", "admin")
+    for dag_file in sorted((ROOT / "dags").glob("*.py")):  # ready: every DAG parsed (each file's DAG is its name)
+        api.wait_for_dag(dag_file.stem)
+    yield api, home
     subprocess.run([script, "stop"], env=env, capture_output=True)
 
 

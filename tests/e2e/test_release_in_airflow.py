@@ -6,13 +6,17 @@ The tests run in order on one sandbox, reset at the start: each begins from what
 from __future__ import annotations
 
 import json
+import os
 import subprocess
+import urllib.error
+import urllib.request
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from airflow_client import client as af
 
 from laravel_release.client import ApiError
+from tests.e2e.conftest import PORT
 from tests.integration.conftest import ROOT, served_version, sql
 
 pytestmark = pytest.mark.e2e
@@ -326,3 +330,45 @@ def test_the_rest_api_refuses_a_hotfix_without_a_reason(api):
 def test_the_rest_api_refuses_a_window_override_without_a_reason(api):
     with pytest.raises(ApiError, match=r"HTTP 400.*window_override"):
         api.trigger("release_feature", {"version": "v1.2.0", "window_override": "now"})
+
+
+def post_alert(body: dict, token: str | None) -> tuple[int, dict]:
+    """A monitor's webhook call to the Releases plugin, in Airflow's API server."""
+    headers = {"Content-Type": "application/json", **({"Authorization": f"Bearer {token}"} if token else {})}
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{PORT}/releases/api/alerts", data=json.dumps(body).encode(), headers=headers
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=30) as answer:
+            return answer.status, json.load(answer)
+    except urllib.error.HTTPError as err:
+        return err.code, json.load(err)
+
+
+def test_a_monitor_s_alert_after_the_watch_rolls_the_latest_release_back(api, e2e_sandbox):
+    before = live_releases(e2e_sandbox)
+    run_id = api.trigger("release_hotfix", {"version": "v1.2.0", "reason": "the release a monitor finds failing"})
+    assert api.wait("release_hotfix", run_id, timeout=600) == "success"
+    bad = live_releases(e2e_sandbox)["production-1"]
+    for dag_id in ("rollback_on_alert", "rollback"):
+        api.unpause(dag_id)
+    firing = {
+        "status": "firing",
+        "labels": {"alertname": "HighErrorRate", "environment": "production", "rollback_trigger": "error_rate"},
+        "annotations": {"summary": "5xx over 5%", "value": "12.5"},
+    }
+    body = {"version": "4", "status": "firing", "alerts": [firing]}
+    assert post_alert(body, None)[0] == 401
+    assert post_alert(body, "wrong")[0] == 401
+    token = json.loads(os.environ["AIRFLOW_CONN_RELEASE_ALERTS"])["password"]
+    status, answer = post_alert(body, token)
+    assert status == 202, answer
+    (judging,) = answer["runs"]
+    assert judging["environment"] == "production" and judging["measured"] == {"error_rate_percent": 12.5}
+    assert api.wait("rollback_on_alert", judging["run_id"], timeout=300) == "success"
+    assert api.task_states("rollback_on_alert", judging["run_id"])["start_rollback"] == "success"
+    rollback_run = f"alert__production__{bad}"
+    assert api.wait("rollback", rollback_run, timeout=300) == "success"
+    decided = api.task_log("rollback", rollback_run, "rollback.decide_rollback")
+    assert "why: error rate over 5%: 12.5% (limit 5%) (alertmanager alert: 5xx over 5%)" in decided
+    assert live_releases(e2e_sandbox) == before

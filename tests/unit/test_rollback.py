@@ -228,6 +228,7 @@ def unsafe_decided(backup_taken="2026-12-03T02:00:00"):
         "mode": "code",
         "reason": "ROLLBACK TRIGGER error rate",
         "code_only_safe": False,
+        "automatic": True,
         "rows_since_backup": 3,
         "backup_taken": backup_taken,
         "summary": ["migrations r4 ran: 2026_drop_status: destructive (drops a column or table)"],
@@ -306,3 +307,31 @@ def test_the_unsafe_rollback_form_shows_the_facts_and_each_choice():
     assert "not possible, no backup was taken before r4" in unsafe_rollback_form(
         unsafe_decided(backup_taken=None)[0]["decision"]
     )
+
+
+@pytest.mark.parametrize(
+    ("change", "asks"),
+    [
+        ({}, True),  # a trigger's rollback (a release's own, or an alert's) that is not safe
+        ({"code_only_safe": True}, False),
+        ({"automatic": False}, False),  # a person asked for mode code: done as asked
+        ({"mode": "migrations"}, False),
+        ({"mode": "restore"}, False),  # its own Required Action: approve_restore
+    ],
+)
+def test_choose_rollback_asks_only_when_nobody_chose_a_rollback_that_is_not_safe(monkeypatch, change, asks):
+    from airflow.providers.standard.operators.hitl import HITLOperator
+
+    from laravel_release.steps import rollback
+
+    decided = unsafe_decided()
+    decided = [{**t, "decision": {**t["decision"], **change}} for t in decided]
+    monkeypatch.setattr(rollback, "decided_by", lambda gate, context: decided)
+    asked = []
+    monkeypatch.setattr(HITLOperator, "execute", lambda self, context: asked.append(self.subject))
+    result = rollback.UnsafeRollbackGate(task_id="choose_rollback").execute({})
+    assert bool(asked) == asks
+    if asks:
+        assert asked == ["production: r4 cannot go back by code alone. How should it roll back?"]
+    else:
+        assert result == decided

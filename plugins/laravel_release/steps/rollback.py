@@ -1,9 +1,9 @@
 """Roll an environment back: the task group of the release DAGs (automatic) and of the rollback DAG.
 
-    decide_rollback ─> approve_restore | choose_rollback ─> switch_back (every host) ─> rollback_database
+    decide_rollback ─> [approve_restore ─>] choose_rollback ─> switch_back (every host) ─> rollback_database
                     (primary) ─> verify_rollback (every host) ─> record_rollback ─> escalate (steps.announce:
                     the escalation matrix, while unresolved)
-                                     [─> offer_restore (a release's own rollback)]
+                                                   choose_rollback ─> offer_restore
 
 The seed's process: ``decide_rollback`` freezes the environment, shows the
 decision inputs (the target, whether a code-only rollback is safe for the
@@ -12,18 +12,20 @@ what would be wrong (a target that is not kept, a second restore of
 a backup restored already). ``approve_restore`` (the rollback DAG) is the
 Required Action a restore waits on: the environment's approvers see the rows it
 would lose and type its confirmation; any other mode passes it at once.
-``choose_rollback`` (a release's own rollback) passes at once when going back by
+``choose_rollback`` is for a rollback nobody chose (a release's own, or a rollback
+run an alert started: a trigger is named). It passes at once when going back by
 code alone is safe; when the release's migrations drop, rename or rewrite, nothing
 is switched until an approver chooses: undo the migrations, restore the backup
 (typed confirmation), or fix forward (the environment stays frozen on the release).
+A mode a person asked for passes it as asked.
 ``switch_back`` is rollback.sh on each host: the atomic switch of ``current``
 backwards, the release left marked bad. The database step then undoes the
 bad release's migrations or restores its pre-release backup, if asked.
 ``verify_rollback`` checks health and version on every host, and
 ``record_rollback`` lifts the freeze and records the rollback. A rollback that
 fails keeps the environment frozen. The incident is announced when it is
-decided and its resolution when it is recorded (notify.py). A release's own
-rollback is code only; when a data or database trigger caused it, ``offer_restore``
+decided and its resolution when it is recorded (notify.py). A trigger's rollback
+is code only; when a data or database trigger caused it, ``offer_restore``
 starts a rollback DAG run that restores the backup only if an approver says so.
 """
 
