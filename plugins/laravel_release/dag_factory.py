@@ -49,6 +49,34 @@ MAX_ACTIVE_RUNS = 3
 DEFAULT_ARGS = {"owner": "release-engineering", "retries": 0, "retry_delay": timedelta(seconds=5)}
 
 
+def project_dag(
+    dag_id: str,
+    description: str,
+    doc_md: str | None,
+    tags: list[str],
+    params: dict[str, Param] | None = None,
+    schedule: Any = None,
+    max_active_runs: int = 16,
+) -> DAG:
+    """A DAG of this project: the house's start date, no catch-up, its owner and no retries by default."""
+    return DAG(
+        dag_id=dag_id,
+        description=description,
+        doc_md=doc_md,
+        schedule=schedule,
+        start_date=START_DATE,
+        catchup=False,
+        max_active_runs=max_active_runs,
+        default_args=DEFAULT_ARGS,
+        params=params or {},
+        tags=tags,
+    )
+
+
+def environment_param() -> Param:
+    return Param("production", enum=list(ENVIRONMENTS), title="Environment")
+
+
 def release_params(rtype: policy.ReleaseType) -> dict[str, Param]:
     """The trigger form: checked against these schemas in the UI, over REST and on the CLI."""
     describe = "The git tag to release, e.g. v1.4.0. It must exist in the app's repository."
@@ -122,19 +150,16 @@ def release_params(rtype: policy.ReleaseType) -> dict[str, Param]:
 
 def release_dag(name: str, doc_md: str | None = None) -> DAG:
     rtype = policy.release_type(name)
-    with DAG(
-        dag_id=rtype.dag_id,
-        description=rtype.summary,
-        doc_md=doc_md,
+    with project_dag(
+        rtype.dag_id,
+        rtype.summary,
+        doc_md,
+        ["release", rtype.name],
+        release_params(rtype),
         schedule=release_schedule(rtype),
-        start_date=START_DATE,
-        catchup=False,
         # several releases may be in flight (one waiting for its window, the next in UAT): each
         # environment's lock makes sure only one of them changes an environment at a time
         max_active_runs=MAX_ACTIVE_RUNS,
-        default_args=DEFAULT_ARGS,
-        params=release_params(rtype),
-        tags=["release", rtype.name],
     ) as dag:
         plan = plan_release(rtype.name)
         build, notes = build_release(plan)
@@ -178,21 +203,16 @@ def form_dag(
 ) -> DAG:
     """A DAG whose run is a form about another DAG's run (``dag_id`` and ``run_id`` in its conf), opened
     by that run and waiting for a person: the review, the post-mortem."""
-    return DAG(
-        dag_id=dag_id,
-        description=description,
-        doc_md=doc_md,
-        schedule=None,
-        start_date=START_DATE,
-        catchup=False,
-        max_active_runs=16,  # one per run waiting for its answer
-        default_args=DEFAULT_ARGS,
-        params={
+    return project_dag(  # as many runs at once as runs waiting for their answer (16)
+        dag_id,
+        description,
+        doc_md,
+        tags or [],
+        {
             "dag_id": Param(of_dags[0], enum=of_dags, title="DAG of the run"),
             "run_id": Param(type="string", minLength=1, maxLength=250, title="Run"),
             **(params or {}),
         },
-        tags=tags,
     )
 
 
@@ -277,23 +297,16 @@ def metrics_dag(doc_md: str | None = None, dag_id: str = "release_metrics") -> D
     """A stakeholder update of ``STAKEHOLDER_UPDATES``: the release report (DORA metrics against the seed's
     targets) weekly or monthly, or the day's progress; each on demand too, and silent when there is nothing."""
     cron, weeks, when = STAKEHOLDER_UPDATES[dag_id]
-    with DAG(
-        dag_id=dag_id,
-        description=(
-            f"The release report {when}: DORA metrics, the seed's targets, audit trail, checklists."
-            if weeks
-            else f"The releases' progress {when}, to the stakeholders, on days with something to say."
-        ),
-        doc_md=doc_md,
-        schedule=CronTriggerTimetable(cron, timezone="UTC"),
-        start_date=START_DATE,
-        catchup=False,
-        max_active_runs=1,
-        default_args=DEFAULT_ARGS,
-        params={"weeks": Param(weeks, type="integer", minimum=1, maximum=104, title="Weeks of history")}
+    with project_dag(
+        dag_id,
+        f"The release report {when}: DORA metrics, the seed's targets, audit trail, checklists."
         if weeks
-        else {},
-        tags=["release", "metrics"],
+        else f"The releases' progress {when}, to the stakeholders, on days with something to say.",
+        doc_md,
+        ["release", "metrics"],
+        {"weeks": Param(weeks, type="integer", minimum=1, maximum=104, title="Weeks of history")} if weeks else {},
+        schedule=CronTriggerTimetable(cron, timezone="UTC"),
+        max_active_runs=1,
     ) as dag:
         if weeks:
             post_summary(write_report())  # type: ignore[arg-type]  # an XCom, resolved at run time
@@ -304,16 +317,13 @@ def metrics_dag(doc_md: str | None = None, dag_id: str = "release_metrics") -> D
 
 def freeze_dag(doc_md: str | None = None) -> DAG:
     """``deployment_freeze``: an operator stops (or allows again) deployments to one environment."""
-    with DAG(
-        dag_id="deployment_freeze",
-        description="Stop new deployments to an environment during an incident, or allow them again.",
-        doc_md=doc_md,
-        schedule=None,
-        start_date=START_DATE,
-        catchup=False,
-        default_args=DEFAULT_ARGS,
-        params={
-            "environment": Param("production", enum=list(ENVIRONMENTS), title="Environment"),
+    with project_dag(
+        "deployment_freeze",
+        "Stop new deployments to an environment during an incident, or allow them again.",
+        doc_md,
+        ["release", "freeze"],
+        {
+            "environment": environment_param(),
             "action": Param("freeze", enum=["freeze", "clear"], title="Action"),
             "reason": Param(
                 None,
@@ -324,7 +334,6 @@ def freeze_dag(doc_md: str | None = None) -> DAG:
                 description="Why deployments stop (the incident); needed to freeze.",
             ),
         },
-        tags=["release", "freeze"],
     ) as dag:
         gates.set_freeze()
     return dag
@@ -335,17 +344,13 @@ def rollback_dag(doc_md: str | None = None) -> DAG:
 
     (A release rolls itself back through the same task group when a trigger trips.)
     """
-    with DAG(
-        dag_id="rollback",
-        description="Go back to a good release in seconds: switch back, optionally undo migrations or restore.",
-        doc_md=doc_md,
-        schedule=None,
-        start_date=START_DATE,
-        catchup=False,
-        max_active_runs=MAX_ACTIVE_RUNS,  # one per environment at a time: the environment's lock
-        default_args=DEFAULT_ARGS,
-        params={
-            "environment": Param("production", enum=list(ENVIRONMENTS), title="Environment"),
+    with project_dag(
+        "rollback",
+        "Go back to a good release in seconds: switch back, optionally undo migrations or restore.",
+        doc_md,
+        ["release", "rollback"],
+        {
+            "environment": environment_param(),
             "from": Param(
                 None,
                 type=["null", "string"],
@@ -403,7 +408,7 @@ def rollback_dag(doc_md: str | None = None) -> DAG:
                 "rolled back by hand), instead of waiting for it. Stop that run first if it has not ended.",
             ),
         },
-        tags=["release", "rollback"],
+        max_active_runs=MAX_ACTIVE_RUNS,  # one per environment at a time: the environment's lock
     ) as dag:
         request = plan_rollback()
         claim = gates.claim_environment(request, None, policy.ROLLBACK)
@@ -417,17 +422,13 @@ def rollback_dag(doc_md: str | None = None) -> DAG:
 def alert_dag(doc_md: str | None = None) -> DAG:
     """``rollback_on_alert``: an alert from outside, judged by the rollback triggers; the latest release
     rolled back (a rollback run) when one tripped."""
-    with DAG(
-        dag_id=alerts.ALERT_DAG,
-        description="An alert from a monitor, judged by the rollback triggers: the latest release rolled back.",
-        doc_md=doc_md,
-        schedule=None,
-        start_date=START_DATE,
-        catchup=False,
-        max_active_runs=MAX_ACTIVE_RUNS,
-        default_args=DEFAULT_ARGS,
-        params={
-            "environment": Param("production", enum=list(ENVIRONMENTS), title="Environment"),
+    with project_dag(
+        alerts.ALERT_DAG,
+        "An alert from a monitor, judged by the rollback triggers: the latest release rolled back.",
+        doc_md,
+        ["release", "rollback", "incident"],
+        {
+            "environment": environment_param(),
             "measured": Param(
                 type="object",
                 title="Measured",
@@ -447,7 +448,7 @@ def alert_dag(doc_md: str | None = None) -> DAG:
                 description="The release the alert is about (folder name or version). Empty: the live one.",
             ),
         },
-        tags=["release", "rollback", "incident"],
+        max_active_runs=MAX_ACTIVE_RUNS,
     ) as dag:
         judge_alert() >> StartRollback(task_id="start_rollback", retries=0)
     return dag
@@ -455,16 +456,13 @@ def alert_dag(doc_md: str | None = None) -> DAG:
 
 def audit_dag(doc_md: str | None = None) -> DAG:
     """``security_audit``: every day, the live releases' locked dependencies against the known advisories."""
-    with DAG(
-        dag_id="security_audit",
-        description="Daily: a critical advisory against a live release raises the security rollback trigger.",
-        doc_md=doc_md,
+    with project_dag(
+        "security_audit",
+        "Daily: a critical advisory against a live release raises the security rollback trigger.",
+        doc_md,
+        ["release", "security"],
         schedule=CronTriggerTimetable(policy.SECURITY_AUDIT_CRON, timezone="UTC"),
-        start_date=START_DATE,
-        catchup=False,
         max_active_runs=1,
-        default_args=DEFAULT_ARGS,
-        tags=["release", "security"],
     ) as dag:
         for env in ENVIRONMENTS:
             with TaskGroup(env):
@@ -474,16 +472,12 @@ def audit_dag(doc_md: str | None = None) -> DAG:
 
 def preflight_dag(doc_md: str | None = None) -> DAG:
     """``preflight``: check every host of an environment before its first release (the CLI's preflight)."""
-    with DAG(
-        dag_id="preflight",
-        description="Before the first release: can every host of an environment take one? What to fix.",
-        doc_md=doc_md,
-        schedule=None,
-        start_date=START_DATE,
-        catchup=False,
-        default_args=DEFAULT_ARGS,
-        params={"environment": Param("production", enum=list(ENVIRONMENTS), title="Environment")},
-        tags=["release", "preflight"],
+    with project_dag(
+        "preflight",
+        "Before the first release: can every host of an environment take one? What to fix.",
+        doc_md,
+        ["release", "preflight"],
+        {"environment": environment_param()},
     ) as dag:
         preflight_checks()
     return dag
