@@ -153,6 +153,24 @@ class Answer(threading.Thread):
             raise AssertionError(f"answering {self.task_id} failed: {self.error!r}") from self.error
 
 
+def app_dir(sandbox: Path, host: str = "production-1") -> Path:
+    return sandbox / "hosts" / host / "app"
+
+
+def live_on(sandbox: Path, host: str = "production-1") -> str:
+    """The release a host serves (its ``current`` link)."""
+    return (app_dir(sandbox, host) / "current").readlink().name
+
+
+def releases_live(run_dag: Callable[[str, dict], Run], versions: tuple[str, ...], reason: str) -> None:
+    """The sandbox reset, then each version released as a hotfix in turn (the last one live)."""
+    subprocess.run([str(ROOT / "include/sandbox/target.sh"), "reset"], check=True, capture_output=True)
+    assert subprocess.run([str(ROOT / "include/sandbox/target.sh"), "start"], capture_output=True).returncode == 0
+    for version in versions:
+        run = run_dag("release_hotfix", {"version": version, "reason": reason})
+        assert run.state == "success", (version, run.failed_tasks())
+
+
 def served_version(host: str) -> str | None:
     try:
         with urllib.request.urlopen(f"http://127.0.0.1:{HOSTS[host]}/api/version", timeout=5) as r:

@@ -8,24 +8,15 @@ metadata database and run next with its own conf, as the scheduler would run it.
 from __future__ import annotations
 
 import os
-import subprocess
 
 import pytest
 
-from tests.integration.conftest import ROOT, served_version
+from tests.integration.conftest import app_dir, live_on, releases_live, served_version
 from tests.registry import npm_project, npm_registry
 
 pytestmark = pytest.mark.integration
 
 PRODUCTION = ("production-1", "production-2")
-
-
-def app_dir(sandbox, host: str = "production-1"):
-    return sandbox / "hosts" / host / "app"
-
-
-def live_on(sandbox, host: str = "production-1") -> str:
-    return (app_dir(sandbox, host) / "current").readlink().name
 
 
 def started(dag_id: str, run_id: str) -> dict:
@@ -42,11 +33,7 @@ def alert(run_dag, **measured):
 
 
 def test_two_releases_go_live(sandbox, run_dag):
-    subprocess.run([str(ROOT / "include/sandbox/target.sh"), "reset"], check=True, capture_output=True)
-    assert subprocess.run([str(ROOT / "include/sandbox/target.sh"), "start"], capture_output=True).returncode == 0
-    for version in ("v1.0.0", "v1.1.0"):
-        run = run_dag("release_hotfix", {"version": version, "reason": "the releases an alert goes back from"})
-        assert run.state == "success", (version, run.failed_tasks())
+    releases_live(run_dag, ("v1.0.0", "v1.1.0"), "the releases an alert goes back from")
 
 
 def test_an_alert_within_the_limits_or_about_another_release_changes_nothing(sandbox, run_dag):

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.integration.conftest import HOSTS, STAKEHOLDERS, get_json, served_version, sql
+from tests.integration.conftest import HOSTS, STAKEHOLDERS, get_json, live_on, served_version, sql
 
 pytestmark = pytest.mark.integration
 
@@ -17,10 +17,6 @@ PRODUCTION = ("production-1", "production-2")
 
 def releases_on(sandbox, host: str) -> set[str]:
     return {p.name for p in (sandbox / "hosts" / host / "app" / "releases").iterdir()}
-
-
-def live_on(sandbox, host: str) -> str:
-    return (sandbox / "hosts" / host / "app" / "current").readlink().name
 
 
 # What may run on a later stage before the earlier one is verified: reading the plan and

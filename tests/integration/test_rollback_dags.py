@@ -21,19 +21,20 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.conftest import ROOT, STAKEHOLDERS, Answer, served_version, sql
+from tests.integration.conftest import (
+    ROOT,
+    STAKEHOLDERS,
+    Answer,
+    app_dir,
+    live_on,
+    releases_live,
+    served_version,
+    sql,
+)
 
 pytestmark = pytest.mark.integration
 
 PRODUCTION = ("production-1", "production-2")
-
-
-def app_dir(sandbox, host: str = "production-1"):
-    return sandbox / "hosts" / host / "app"
-
-
-def live_on(sandbox, host: str) -> str:
-    return (app_dir(sandbox, host) / "current").readlink().name
 
 
 def as_deploy_user(sandbox, verb: str, *args: str, host: str = "production-1") -> subprocess.CompletedProcess:
@@ -75,11 +76,9 @@ def assert_untouched(sandbox, before: dict[str, str]) -> None:
 
 
 def test_v1_0_0_then_v1_1_0_go_live(sandbox, run_dag):
-    subprocess.run([str(ROOT / "include/sandbox/target.sh"), "reset"], check=True, capture_output=True)
-    assert subprocess.run([str(ROOT / "include/sandbox/target.sh"), "start"], capture_output=True).returncode == 0
-    for version in ("v1.0.0", "v1.1.0"):
-        run = run_dag("release_hotfix", {"version": version, "reason": "the releases that rollbacks go back to"})
-        assert run.state == "success", (version, run.failed_tasks())
+    releases_live(run_dag, ("v1.0.0",), "the releases that rollbacks go back to")
+    run = run_dag("release_hotfix", {"version": "v1.1.0", "reason": "the releases that rollbacks go back to"})
+    assert run.state == "success", run.failed_tasks()
     assert {h: served_version(h) for h in PRODUCTION} == {h: "v1.1.0" for h in PRODUCTION}
     assert has_status_column(sandbox) and projects(sandbox) == 3
     assert "migrations: 2025_02_01_000000_add_status_to_projects_table: additive" in run.log
