@@ -21,6 +21,7 @@ release's verification: the monitor's own threshold does not decide.
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -91,10 +92,11 @@ def _one(name: str, labels: Mapping[str, Any], notes: Mapping[str, Any], value: 
             "or add ?trigger= to the webhook's URL"
         )
     measured = _number(value)
-    if measured is None:
+    if measured is None or not math.isfinite(measured) or measured < 0:
         raise AlertError(
-            f"alert {name!r} carries no measured value (got {value!r}): add the annotation "
-            'value: "{{ $value }}" to its rule (or "value" to the JSON), so that the rollback limits judge it'
+            f"alert {name!r} carries no measured value (got {value!r}, a number of 0 or more is needed): add the "
+            'annotation value: "{{ $value }}" to its rule (or "value" to the JSON), so that the rollback limits '
+            "judge it"
         )
     summary = str(notes.get("summary") or notes.get("description") or name or "").strip()
     release = str(labels.get("release") or notes.get("release") or "").strip()

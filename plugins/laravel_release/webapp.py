@@ -74,6 +74,7 @@ def start_run(dag_id: str, run_id: str, conf: dict[str, Any], user: str) -> str:
     """Start a run of ``dag_id`` (the API server's own trigger, as its REST API does); raises HTTPException
     when the DAG cannot run it, so that the monitor sees it fail and tries again."""
     from airflow.api.common.trigger_dag import trigger_dag
+    from airflow.exceptions import ParamValidationError
     from airflow.models.dag import DagModel
     from airflow.utils.types import DagRunTriggeredByType
 
@@ -83,9 +84,12 @@ def start_run(dag_id: str, run_id: str, conf: dict[str, Any], user: str) -> str:
             raise HTTPException(503, f"the DAG {needed} is not loaded: check the DAG folder and its import errors")
         if model.is_paused:
             raise HTTPException(503, f"the DAG {needed} is paused: nothing was started. Unpause it to act on alerts.")
-    run = trigger_dag(
-        dag_id, triggered_by=DagRunTriggeredByType.REST_API, run_id=run_id, conf=conf, triggering_user_name=user
-    )
+    try:
+        run = trigger_dag(
+            dag_id, triggered_by=DagRunTriggeredByType.REST_API, run_id=run_id, conf=conf, triggering_user_name=user
+        )
+    except ParamValidationError as err:
+        raise HTTPException(400, f"{dag_id} refused the alert: {err}") from None
     return run.run_id if run is not None else run_id
 
 

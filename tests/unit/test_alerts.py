@@ -12,6 +12,7 @@ from fastapi.testclient import TestClient
 from laravel_release import alerts, webapp
 from laravel_release.config import ENVIRONMENTS
 from laravel_release.steps.alert import rollback_conf
+from laravel_release.steps.audit import security_alert
 
 
 def alertmanager(*items, **extra):
@@ -53,7 +54,9 @@ def test_plain_json_is_one_alert_or_a_list():
         (alertmanager(firing(env="qa")), "unknown environment 'qa': one of staging, uat, production"),
         (alertmanager(firing(trigger="")), "names no rollback trigger: label it rollback_trigger=<security|"),
         (alertmanager(firing(trigger="cpu")), "unknown rollback trigger 'cpu': name one of security, data"),
-        (alertmanager(firing(value="high")), "carries no measured value (got 'high'): add the annotation value: \""),
+        (alertmanager(firing(value="high")), "carries no measured value (got 'high', a number of 0 or more"),
+        (alertmanager(firing(value="-3")), "carries no measured value (got '-3'"),
+        (alertmanager(firing(value="NaN")), "carries no measured value (got 'NaN'"),
         (alertmanager(firing(release="../x")), "release '../x' is not a release folder name or a version"),
         ("firing", "neither Alertmanager's nor Grafana's webhook JSON"),
     ],
@@ -79,11 +82,10 @@ def test_one_run_per_environment_with_the_worst_value_of_each_measurement():
         alerts.run_confs(found, "bad;source")
 
 
-def status(current="r3", latest="r3", previous_good="r2", bad=()):
+def status(current="r3", previous_good="r2", bad=()):
     releases = [
         {"release": r, "version": v, "live": r == current, "bad": r in bad}
         for r, v in (("r3", "v1.2.0"), ("r2", "v1.1.0"), ("r1", "v1.0.0"))
-        if r <= latest
     ]
     return {"current": current, "version": "v1.2.0", "previous_good": previous_good, "releases": releases}
 
@@ -184,3 +186,46 @@ def test_a_bad_alert_is_refused_with_its_fix_and_resolved_alerts_start_nothing(c
     answer = client.post("/api/alerts", json=alertmanager(firing(status="resolved")), headers=BEARER)
     assert answer.status_code == 200 and answer.json()["runs"] == []
     assert client.started == []
+
+
+def audited(critical=0, high=0, advisories="checked"):
+    return {
+        "critical": critical,
+        "high": high,
+        "advisories": advisories,
+        "findings": ["1 critical finding(s) from npm audit"],
+    }
+
+
+UNREACHABLE = "unreachable: composer audit: curl error 7"
+
+
+@pytest.mark.parametrize(
+    ("live", "before", "block", "outcome", "words"),
+    [
+        (audited(), audited(), False, AirflowSkipException, "r3 (v1.2.0) has no critical advisory (0 high)"),
+        (audited(advisories=UNREACHABLE), None, False, AirflowSkipException, "were not checked (unreachable: com"),
+        (audited(advisories=UNREACHABLE), None, True, AirflowFailException, "build.advisories is block: let"),
+        (audited(1), audited(1), False, AirflowFailException, "has 1: a rollback removes none. Release the fixed"),
+        (audited(1), audited(advisories=UNREACHABLE), False, AirflowFailException, "is not known (unreachable"),
+    ],
+)
+def test_the_audit_raises_nothing_when_a_rollback_would_not_help_or_it_could_not_tell(
+    live, before, block, outcome, words
+):
+    with pytest.raises(outcome) as err:
+        security_alert("production", status(), live, before, block)
+    assert words in str(err.value)
+
+
+@pytest.mark.parametrize("before", [audited(), None])
+def test_a_critical_advisory_only_the_live_release_has_is_the_security_trigger(before):
+    # found by npm audit even though composer's database was out of reach: what was found counts
+    live = audited(1, advisories=UNREACHABLE)
+    assert security_alert("production", status(), live, before, True) == {
+        "environment": "production",
+        "source": "security_audit",
+        "measured": {"critical_vulnerabilities": 1},
+        "summary": "1 critical finding(s) from npm audit in v1.2.0",
+        "release": "r3",
+    }

@@ -20,7 +20,7 @@ import logging
 from typing import Any
 
 from airflow.providers.standard.operators.trigger_dagrun import TriggerDagRunOperator
-from airflow.sdk import get_current_context, task
+from airflow.sdk import task
 from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 
 from laravel_release import alerts, config, plan, remote
@@ -55,20 +55,27 @@ def security_alert(
     """The alert the audit raises (a rollback_on_alert run's conf), or why there is none (skipped, or
     failed when a person must act)."""
     current, version = status["current"], status["version"]
-    if live["advisories"] != "checked":
-        text = f"{env_name}: the advisories of {current} were not checked ({live['advisories']})"
-        if block:
-            raise AirflowFailException(f"{text}. build.advisories is block: let {env_name}'s first host reach them.")
-        raise AirflowSkipException(f"{text}; build.advisories is warn")
     critical = int(live["critical"])
     if critical == 0:
+        if live["advisories"] != "checked":
+            text = f"{env_name}: the advisories of {current} were not checked ({live['advisories']})"
+            if block:
+                raise AirflowFailException(
+                    f"{text}. build.advisories is block: let {env_name}'s first host reach them."
+                )
+            raise AirflowSkipException(f"{text}; build.advisories is warn")
         raise AirflowSkipException(f"{env_name}: {current} ({version}) has no critical advisory ({live['high']} high)")
     findings = "; ".join(f for f in live.get("findings", []) if "critical" in f)
+    found = f"{env_name}: {critical} critical advisory(ies) in the live {current} ({version}): {findings}."
+    if before is not None and before["advisories"] != "checked":
+        raise AirflowFailException(
+            f"{found} Whether {status['previous_good']}, the release before it, has them is not known "
+            f"({before['advisories']}): decide between a rollback (DAG rollback) and a hotfix."
+        )
     if before is not None and int(before.get("critical") or 0) >= critical:
         raise AirflowFailException(
-            f"{env_name}: {critical} critical advisory(ies) in the live {current} ({version}): {findings}. The "
-            f"release before it, {status['previous_good']}, has {before['critical']}: a rollback removes none. "
-            "Release the fixed dependencies as a hotfix."
+            f"{found} The release before it, {status['previous_good']}, has {before['critical']}: a rollback "
+            "removes none. Release the fixed dependencies as a hotfix."
         )
     return {
         "environment": env_name,
@@ -112,7 +119,7 @@ class RaiseSecurityTrigger(TriggerDagRunOperator):
 
     def execute(self, context: Any) -> Any:
         group = self.task_group.group_id  # type: ignore[union-attr]
-        conf = get_current_context()["ti"].xcom_pull(task_ids=f"{group}.audit_dependencies")
+        conf = context["ti"].xcom_pull(task_ids=f"{group}.audit_dependencies")
         self.conf = conf
         self.trigger_run_id = f"security_audit__{conf['environment']}__{conf['release']}"[:250]
         self.log.warning("SECURITY TRIGGER raised for %s: %s", conf["environment"], conf["summary"])
