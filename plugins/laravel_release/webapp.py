@@ -29,12 +29,20 @@ log = logging.getLogger(__name__)
 app = FastAPI(title="Releases", description="Release orchestration for Laravel: alerts from monitoring.")
 
 
-def expected_token() -> str:
+def loaded_config() -> config.Config:
+    """The environment file, read once per request (FastAPI shares a dependency's value within one)."""
+    return config.load()
+
+
+Cfg = Annotated[config.Config, Depends(loaded_config)]
+
+
+def expected_token(cfg: config.Config) -> str:
     """The token alerts must send: the password of the alerts connection."""
     from airflow.exceptions import AirflowNotFoundException
     from airflow.models.connection import Connection
 
-    conn_id = config.load().alerts_conn_id
+    conn_id = cfg.alerts_conn_id
     try:
         token = Connection.get_connection_from_secrets(conn_id).password or ""
     except AirflowNotFoundException:
@@ -60,8 +68,8 @@ def sent_token(authorization: str | None) -> str:
     return ""
 
 
-def authenticated(authorization: Annotated[str | None, Header()] = None) -> None:
-    token = expected_token()
+def authenticated(cfg: Cfg, authorization: Annotated[str | None, Header()] = None) -> None:
+    token = expected_token(cfg)
     if not hmac.compare_digest(sent_token(authorization).encode(), token.encode()):
         raise HTTPException(
             401,
@@ -100,6 +108,7 @@ def run_starter() -> Callable[[str, str, dict[str, Any], str], str]:
 @app.post("/api/alerts", status_code=202, dependencies=[Depends(authenticated)])
 async def receive_alerts(
     request: Request,
+    cfg: Cfg,
     start: Annotated[Callable[[str, str, dict[str, Any], str], str], Depends(run_starter)],
 ) -> JSONResponse:
     """Alertmanager's or Grafana's webhook, or plain JSON: a ``rollback_on_alert`` run per environment named
@@ -109,7 +118,6 @@ async def receive_alerts(
     except ValueError:
         raise HTTPException(400, "the body is not JSON") from None
     query = dict(request.query_params)
-    cfg = config.load()
     try:
         found = alerts.parse(payload, query, cfg.environments)
         source = query.get("source") or ("grafana" if isinstance(payload, dict) and "orgId" in payload else "")
