@@ -4,11 +4,12 @@
 # usage: status.sh --deploy-path P
 #
 # Last line: {"ok": true, "current": ID, "version": V, "previous": ID, "previous_good": ID,
-#             "releases": [{"release": ID, "version": V, "live": bool, "bad": bool,
+#             "since": TIME, "run_id": RUN, "releases": [{"release": ID, "version": V, "live": bool, "bad": bool,
 #                           "origin": "built"|"adopted"|"foreign"}, ...]}
 # (newest first). "adopted": another tool deployed it and a release or rollback recorded it;
 # "foreign": not recorded yet (its version from its VERSION file, or "unknown"); both are
-# rollback targets. Changes nothing.
+# rollback targets. "since" and "run_id": when the live release went live and which run put it
+# there (the releases log's last line about it; empty when the log does not know it). Changes nothing.
 . "$(dirname "$0")/lib.sh"
 
 path=''
@@ -39,8 +40,15 @@ version_of() {  # release id
 }
 
 current=$(basename "$(readlink "$path/current" 2>/dev/null || true)")
-previous=""
-[ -f "$path/.deploy/releases.log" ] && previous=$(tail -n 1 "$path/.deploy/releases.log" | sed -E 's/.*"previous": "([^"]*)".*/\1/')
+previous="" since="" run_id=""
+if [ -f "$path/.deploy/releases.log" ]; then
+  previous=$(tail -n 1 "$path/.deploy/releases.log" | sed -E 's/.*"previous": "([^"]*)".*/\1/')
+  went_live=$(grep -F "\"release\": $(json_str "$current")," "$path/.deploy/releases.log" | tail -n 1 || true)
+  if [ -n "$current" ] && [ -n "$went_live" ]; then
+    since=$(sed -nE 's/.*"time": "([^"]*)".*/\1/p' <<<"$went_live")
+    run_id=$(sed -nE 's/.*"run_id": "([^"]*)".*/\1/p' <<<"$went_live")
+  fi
+fi
 items=""
 while IFS= read -r dir; do
   [ -n "$dir" ] || continue
@@ -51,4 +59,4 @@ while IFS= read -r dir; do
   items+="{\"release\": $(json_str "$r"), \"version\": $(json_str "$(version_of "$r")"), \"live\": $live, \"bad\": $bad, \"origin\": \"$(origin_of "$r")\"},"
 done < <(releases_newest_first "$path")
 result current "$current" version "$(version_of "$current")" previous "$previous" \
-  previous_good "$(previous_good "$path")" releases "[${items%,}]"
+  previous_good "$(previous_good "$path")" since "$since" run_id "$run_id" releases "[${items%,}]"

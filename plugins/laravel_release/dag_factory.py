@@ -22,7 +22,7 @@ from airflow.providers.standard.operators.hitl import HITLEntryOperator
 from airflow.providers.standard.operators.trigger_dagrun import TriggerDagRunOperator
 from airflow.sdk import DAG, CronTriggerTimetable, Param, TaskGroup
 
-from laravel_release import alerts, gates, policy
+from laravel_release import alerts, cockpit, gates, policy
 from laravel_release.config import ENVIRONMENTS
 from laravel_release.steps.alert import StartRollback, judge_alert
 from laravel_release.steps.announce import announce_release
@@ -41,6 +41,7 @@ from laravel_release.steps.postmortem import POST_MORTEM_DAG, RequestPostMortem,
 from laravel_release.steps.prepare import install_tools, plan_release, preflight_checks
 from laravel_release.steps.quality import quality_gates
 from laravel_release.steps.rollback import MODES, plan_rollback, rollback_environment
+from laravel_release.steps.snapshot import take_snapshot
 from laravel_release.timetables import release_schedule
 
 START_DATE = datetime(2025, 1, 1, tzinfo=UTC)
@@ -467,6 +468,20 @@ def audit_dag(doc_md: str | None = None) -> DAG:
         for env in ENVIRONMENTS:
             with TaskGroup(env):
                 audit_dependencies(env) >> RaiseSecurityTrigger(task_id="raise_security_trigger", retries=0)
+    return dag
+
+
+def cockpit_dag(doc_md: str | None = None) -> DAG:
+    """``release_cockpit``: every five minutes (and on demand), the snapshot the Releases cockpit shows."""
+    with project_dag(
+        cockpit.COCKPIT_DAG,
+        "Every 5 minutes: what runs where, read from every host and the last week's runs, for the cockpit.",
+        doc_md,
+        ["release", "cockpit"],
+        schedule=CronTriggerTimetable(cockpit.SNAPSHOT_CRON, timezone="UTC"),
+        max_active_runs=1,
+    ) as dag:
+        take_snapshot()
     return dag
 
 

@@ -80,6 +80,39 @@ def test_an_alert_over_a_limit_rolls_the_latest_release_back_once_as_an_incident
     assert {h: served_version(h) for h in PRODUCTION} == {h: "v1.0.0" for h in PRODUCTION}
 
 
+def stored_snapshot() -> dict:
+    from laravel_release.webapp import stored_snapshot
+
+    return stored_snapshot()
+
+
+def test_the_cockpit_s_snapshot_shows_each_host_the_bad_release_and_a_freeze(sandbox, run_dag, monkeypatch):
+    # no Airflow API server to read the runs from (port 9: discard): the snapshot says so, the hosts still show
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_AIRFLOW_API", '{"conn_type": "http", "host": "http://127.0.0.1:9", "password": "x"}'
+    )
+    live = live_on(sandbox)  # v1.0.0, rolled back to from v1.1.0 (marked bad)
+    frozen = run_dag("deployment_freeze", {"environment": "production", "reason": "INC-7 shown on the cockpit"})
+    assert frozen.state == "success", frozen.failed_tasks()
+    try:
+        snap = run_dag("release_cockpit", {})
+    finally:
+        run_dag("deployment_freeze", {"environment": "production", "action": "clear"})
+    assert snap.state == "success", snap.failed_tasks()
+    stored = stored_snapshot()
+    assert stored["run_id"] == snap.run_id
+    card = stored["environments"]["production"]
+    assert [h["host"] for h in card["hosts"]] == list(PRODUCTION) and card["consistent"]
+    assert card["live"] == live and card["version"] == "v1.0.0" and card["since"] and card["run_id"]
+    kept = {r["version"]: r for r in card["kept"]}
+    assert kept["v1.1.0"]["bad"] and not kept["v1.0.0"]["bad"] and kept["v1.0.0"]["live_on"] == list(PRODUCTION)
+    assert card["freeze"]["reason"] == "INC-7 shown on the cockpit" and card["lock"] is None
+    assert stored["environments"]["staging"]["hosts"][0]["current"]
+    uat = stored["environments"]["uat"]  # a hotfix skips UAT: nothing was ever released there
+    assert uat["hosts"][0]["note"].startswith("nothing released here yet") and uat["errors"] == []
+    assert "the runs could not be read from Airflow's REST API" in stored["errors"][0]
+
+
 def put_into(sandbox, release: str, files: dict[str, str]) -> None:
     """Files a release was built with (its lock files), owned like the release."""
     folder = app_dir(sandbox) / "releases" / release
