@@ -183,6 +183,20 @@ def age_seconds(snapshot: dict[str, Any] | None, now: datetime) -> float | None:
     return (now - taken).total_seconds() if taken else None
 
 
+def age_words(seconds: float | None) -> str:
+    """How old, as a person says it: 40 s, 3 min, 2 h 5 min, 6 d 20 h."""
+    if seconds is None:
+        return "never"
+    s = int(max(seconds, 0))
+    if s < 60:
+        return f"{s} s"
+    if s < 3600:
+        return f"{s // 60} min"
+    if s < 86400:
+        return f"{s // 3600} h {s % 3600 // 60} min"
+    return f"{s // 86400} d {s % 86400 // 3600} h"
+
+
 def stale(age: float | None) -> bool:
     """Older than two snapshot periods: the snapshot DAG is paused or failing."""
     return age is None or age > timedelta(minutes=11).total_seconds()
@@ -198,6 +212,7 @@ def view(snapshot: dict[str, Any] | None, cfg: config.Config, now: datetime) -> 
             "taken_at": snap.get("taken_at"),
             "run_id": snap.get("run_id"),
             "age_seconds": age,
+            "age": age_words(age),
             "stale": stale(age),
         },
         "environments": [

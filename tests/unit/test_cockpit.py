@@ -110,9 +110,11 @@ def test_each_release_type_s_window_says_whether_it_is_open_and_when_it_next_ope
 )
 def test_the_page_says_how_old_the_snapshot_is(taken, stale):
     shown = cockpit.view({"taken_at": taken, "environments": {}}, config.load(), NOW)
+    assert shown["snapshot"]["age"] == ("20 min" if stale else "4 min")
     assert shown["snapshot"]["stale"] is stale and shown["snapshot"]["age_seconds"] > 0
     assert [e["environment"] for e in shown["environments"]] == list(config.load().environments)
     assert cockpit.view(None, config.load(), NOW)["snapshot"]["stale"] is True
+    assert [cockpit.age_words(s) for s in (42, 7300, 6 * 86400 + 72000)] == ["42 s", "2 h 1 min", "6 d 20 h"]
 
 
 # ── the endpoints ───────────────────────────────────────────────────────────
@@ -179,11 +181,12 @@ def test_a_viewer_sees_the_cockpit_but_cannot_act(client):
     data = client.get("/api/cockpit").json()
     assert data["environments"][2]["live"] == "r2" and data["user"] == {
         "name": "vera",
-        "may": {"rollback": False, "freeze": False, "snapshot": False},
+        "may": {"rollback": False, "freeze": False, "snapshot": False, "release": []},
     }
     page = client.get("/")
     assert page.status_code == 200 and "v1.1.0" in page.text and "alice" in page.text
     assert "Roll back</button>" not in page.text and "Freeze</button>" not in page.text
+    assert "Start release</button>" not in page.text
     answer = client.post("/api/actions/rollback", json=ROLLBACK)
     assert answer.status_code == 403 and "vera may see the cockpit but not trigger rollback" in answer.text
     assert client.started == []
@@ -196,7 +199,8 @@ def test_a_user_without_a_role_may_not_read_it(client):
 
 def test_an_action_starts_the_existing_dag_as_the_signed_in_user(client):
     client.signed["user"] = User("alice", "user")
-    assert "Roll back</button>" in client.get("/").text
+    page = client.get("/").text
+    assert "Roll back</button>" in page and "Start release</button>" in page and "<option>major</option>" in page
     answer = client.post("/api/actions/rollback", json={**ROLLBACK, "target": "r1"})
     assert answer.status_code == 202, answer.text
     run_id = answer.json()["run_id"]
