@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs everything the project needs on a fresh Debian 12 machine, as root:
-# the sandbox target's packages (apt), Python 3.11 with Airflow (a venv in .venv) and the
+# the sandbox target's packages (apt; and Chromium, for the cockpit's screenshots), Python 3.11
+# with Airflow (a venv in .venv) and the
 # npm linters (dev/lint).
 # Idempotent: what is already there is not installed again.
 set -euo pipefail
@@ -8,7 +9,7 @@ cd "$(dirname "$0")/.."
 
 APT_PACKAGES="php8.2-fpm php8.2-cli php8.2-mysql php8.2-mbstring php8.2-xml php8.2-curl php8.2-sqlite3
  php-laravel-framework phpunit php-pcov composer nginx-light mariadb-server mariadb-client mariadb-backup
- openssh-server openssh-client apache2-utils git sudo iproute2 curl sqlite3 shellcheck"
+ openssh-server openssh-client apache2-utils git sudo iproute2 curl sqlite3 shellcheck chromium"
 
 missing=$(for p in $APT_PACKAGES; do dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || echo "$p"; done)
 # npm runs the npm linters (dev/lint); any install of it will do (Debian's, or a nodejs that bundles it)

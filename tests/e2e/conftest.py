@@ -42,7 +42,8 @@ APPROVALS_CONN = json.dumps(
         "password": APPROVALS_PASSWORD,
     }
 )
-USERS = {"admin": "admin", "alice": "alice-e2e", "mallory": "mallory-e2e"}
+USERS = {"admin": "admin", "alice": "alice-e2e", "mallory": "mallory-e2e", "vera": "vera-e2e"}
+ROLES = {"vera": "viewer"}  # the others are admins
 ALWAYS_OPEN = {"weekdays": [1, 2, 3, 4, 5, 6, 7], "start": "00:00", "hours": 24}
 
 
@@ -72,7 +73,7 @@ def airflow_server(e2e_sandbox):
         "AIRFLOW_HOME": str(home),
         "AIRFLOW__API__PORT": str(PORT),
         "AIRFLOW_URL": f"http://127.0.0.1:{PORT}",
-        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": ",".join(f"{u}:admin" for u in USERS),
+        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": ",".join(f"{u}:{ROLES.get(u, 'admin')}" for u in USERS),
         "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": "18793",
         "AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT": "18794",
         "LARAVEL_RELEASE_CONFIG": str(home / "environments.yaml"),
@@ -155,3 +156,72 @@ def approval_service(configure):
     yield service
     service.server.shutdown()
     service.server.server_close()
+
+
+SCREENSHOTS = ROOT / "docs" / "screenshots"
+
+
+class Cockpit:
+    """The Releases cockpit of the e2e Airflow, as a browser and as CI see it."""
+
+    def __init__(self, api: Airflow) -> None:
+        self.api = api
+
+    def call(self, method: str, path: str, body: Any = None, token: str | None = None) -> tuple[int, Any]:
+        """(status, JSON answer) of ``/releases<path>``, as the admin unless another token is given."""
+        import requests
+
+        headers = {"Authorization": f"Bearer {token if token is not None else self.api.token}"} if token != "" else {}
+        answer = requests.request(
+            method, f"{self.api.base_url}/releases{path}", json=body, headers=headers, timeout=30, allow_redirects=False
+        )
+        try:
+            return answer.status_code, answer.json()
+        except ValueError:
+            return answer.status_code, answer.headers.get("location", answer.text)
+
+    def refresh(self) -> dict[str, Any]:
+        """A snapshot taken now (the page's Refresh, then the run it started), and the cockpit's data."""
+        status, started = self.call("POST", "/api/actions/snapshot", {})
+        assert status == 202, started
+        assert self.api.wait(started["dag_id"], started["run_id"], timeout=300) == "success"
+        status, data = self.call("GET", "/api/cockpit")
+        assert status == 200 and data["snapshot"]["run_id"] == started["run_id"], data
+        return data
+
+    def screenshot(self, name: str, in_airflow: bool = False) -> str:
+        """A fresh snapshot, then the page in headless Chromium, signed in as the admin: saved as
+        docs/screenshots/<name>.png; returns the page's text. ``in_airflow``: as the UI's navigation
+        shows it (Airflow's page, the cockpit in its frame)."""
+        from playwright.sync_api import sync_playwright
+
+        self.refresh()
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+            try:
+                context = browser.new_context(viewport={"width": 1280, "height": 900})
+                context.add_cookies([{"name": "_token", "value": self.api.token, "url": self.api.base_url}])
+                page = context.new_page()
+                if in_airflow:
+                    page.goto(f"{self.api.base_url}/plugin/releases")
+                    frame = page.frame_locator("iframe")
+                    frame.get_by_text("Environments").wait_for(timeout=60_000)
+                    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"))
+                    return str(frame.locator("body").inner_text())
+                page.goto(f"{self.api.base_url}/releases/")
+                page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
+                return page.inner_text("body")
+            finally:
+                browser.close()
+
+
+CHROMIUM = "/usr/bin/chromium"  # Debian's, installed by dev/setup.sh
+
+
+@pytest.fixture(scope="session")
+def cockpit(airflow_server) -> Cockpit:
+    api = airflow_server[0]
+    api.unpause("release_cockpit")
+    api.unpause("deployment_freeze")
+    return Cockpit(api)

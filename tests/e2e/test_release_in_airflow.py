@@ -71,7 +71,7 @@ def test_two_releases_at_the_same_moment_take_production_one_after_the_other(api
     assert {h: served_version(h) for h in PRODUCTION} == dict.fromkeys(PRODUCTION, "v1.0.0")
 
 
-def test_a_feature_release_waits_for_an_approver_then_for_its_window(api, login, configure, e2e_sandbox):
+def test_a_feature_release_waits_for_an_approver_then_for_its_window(api, login, configure, cockpit, e2e_sandbox):
     before = served_version("production-1")
     api.unpause("release_feature")
     run_id = api.trigger("release_feature", {"version": "v1.1.0"})
@@ -81,6 +81,8 @@ def test_a_feature_release_waits_for_an_approver_then_for_its_window(api, login,
     assert "Add a status to projects" in signoff.body  # the release notes
     # the approvers are admin and alice; admin triggered the release, so only alice is asked
     assert {u.id for u in signoff.assigned_users} == {"alice"}
+    page = cockpit.screenshot("during-a-release")
+    assert "release_feature" in page and "Release v1.1.0 to production?" in page and "alice" in page
 
     # the feature window opens at the next minute boundary, one to two minutes from now
     opens = (datetime.now(UTC) + timedelta(minutes=2)).replace(second=0, microsecond=0)
@@ -196,7 +198,7 @@ def test_a_rejection_from_the_approval_service_stops_the_release(api, approval_s
     assert live_releases(e2e_sandbox) == before
 
 
-def test_a_frozen_production_holds_a_release_until_the_freeze_is_cleared(api, login, e2e_sandbox):
+def test_a_frozen_production_holds_a_release_until_the_freeze_is_cleared(api, login, cockpit, e2e_sandbox):
     api.unpause("deployment_freeze")
     freeze = api.trigger(
         "deployment_freeze", {"environment": "production", "action": "freeze", "reason": "INC-42 checkout errors"}
@@ -214,6 +216,8 @@ def test_a_frozen_production_holds_a_release_until_the_freeze_is_cleared(api, lo
     log = api.task_log("release_maintenance", run_id, claim)
     assert "production is FROZEN" in log and "INC-42 checkout errors" in log
     assert live_releases(e2e_sandbox) == before
+    page = cockpit.screenshot("with-a-freeze")
+    assert "frozen by admin" in page and "INC-42 checkout errors" in page and "Clear the freeze" in page
 
     clear = api.trigger("deployment_freeze", {"environment": "production", "action": "clear"})
     assert api.wait("deployment_freeze", clear, timeout=120) == "success"
@@ -345,7 +349,7 @@ def post_alert(body: dict, token: str | None) -> tuple[int, dict]:
         return err.code, json.load(err)
 
 
-def test_a_monitor_s_alert_after_the_watch_rolls_the_latest_release_back(api, e2e_sandbox):
+def test_a_monitor_s_alert_after_the_watch_rolls_the_latest_release_back(api, cockpit, e2e_sandbox):
     before = live_releases(e2e_sandbox)
     run_id = api.trigger("release_hotfix", {"version": "v1.2.0", "reason": "the release a monitor finds failing"})
     assert api.wait("release_hotfix", run_id, timeout=600) == "success"
@@ -372,3 +376,9 @@ def test_a_monitor_s_alert_after_the_watch_rolls_the_latest_release_back(api, e2
     decided = api.task_log("rollback", rollback_run, "rollback.decide_rollback")
     assert "why: error rate over 5%: 12.5% (limit 5%) (alertmanager alert: 5xx over 5%)" in decided
     assert live_releases(e2e_sandbox) == before
+    page = cockpit.screenshot("after-a-rollback")
+    card = next(c for c in cockpit.call("GET", "/api/cockpit")[1]["environments"] if c["environment"] == "production")
+    assert card["live"] == before["production-1"] and {"release": bad, "version": "v1.2.0", "bad": True} in [
+        {k: r[k] for k in ("release", "version", "bad")} for r in card["kept"]
+    ]
+    assert "rolled_back" in page or "rollback" in page
