@@ -8,6 +8,7 @@ demo: setup sandbox airflow   ## install, start the sandbox and Airflow, release
 	@$(ENV) python dev/demo.py
 	@echo
 	@echo "Airflow UI: http://127.0.0.1:8080  (login admin / admin: a local-only default)"
+	@echo "Releases cockpit: http://127.0.0.1:8080/releases/  (Releases in the UI's navigation)"
 	@echo "Alerts from monitoring: POST http://127.0.0.1:8080/releases/api/alerts (README: Alerts from your monitoring)"
 	@echo "Production (sandbox): http://127.0.0.1:8088   Stop everything: make stop"
 

@@ -74,6 +74,9 @@ def main() -> int:
         conf["window_override"] = "make demo: show the whole release now, outside the release window"
     state = release(api, "release_feature", conf)
     print(f"\nrelease_feature {nxt}: {state}; production serves {live_version()}")
+    api.unpause("release_cockpit")  # the cockpit's snapshot, every 5 minutes from now on; one now
+    snapshot = api.trigger("release_cockpit", {})
+    print(f"release cockpit: {URL}/releases/ (snapshot {api.wait('release_cockpit', snapshot, timeout=300)})")
     if state == "success":  # the release report, with this release in it (the DAG also runs weekly)
         api.unpause("release_metrics")
         run_id = api.trigger("release_metrics", {"weeks": 1})
