@@ -313,6 +313,12 @@ def test_an_alert_is_judged_then_starts_a_rollback_run_and_the_audit_raises_aler
         assert raised.trigger_dag_id == "rollback_on_alert"
 
 
+def test_the_cockpit_s_snapshot_runs_alone_every_five_minutes_and_is_not_retried(dagbag):
+    snap = dagbag.dags["release_cockpit"]
+    assert snap.timetable.expression == "*/5 * * * *" and snap.max_active_runs == 1
+    assert snap.task_ids == ["take_snapshot"] and snap.get_task("take_snapshot").retries == 0
+
+
 def test_the_weekly_report_and_the_review_form(dagbag):
     metrics = dagbag.dags["release_metrics"]
     assert metrics.timetable.expression == "0 6 * * 1"  # Monday 06:00 UTC
