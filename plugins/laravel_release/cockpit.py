@@ -22,7 +22,16 @@ SNAPSHOT_CRON = "*/5 * * * *"
 HISTORY_DAYS = 7
 CHANGES_SHOWN = 10
 # a task in one of these states has not ended
-ACTIVE = {"scheduled", "queued", "running", "deferred", "up_for_reschedule", "up_for_retry", "restarting"}
+ACTIVE = {
+    "scheduled",
+    "queued",
+    "running",
+    "deferred",
+    "awaiting_input",  # a Required Action: a person's answer
+    "up_for_reschedule",
+    "up_for_retry",
+    "restarting",
+}
 ACTIVE_RUNS = {"queued", "running"}
 
 

@@ -72,11 +72,15 @@ def run(dag_id, state, tasks, **conf):
 def test_runs_in_flight_and_open_incidents_are_read_from_the_task_states():
     runs = [
         run("release_hotfix", "running", {"production.claim_environment": "up_for_reschedule", "plan": "success"}),
+        run("release_feature", "running", {"approve_production": "awaiting_input"}),
         run("rollback", "success", {"rollback.escalate": "deferred"}, environment="uat", reason="INC-9 errors"),
         run("rollback", "success", {"rollback.escalate": "success"}),
     ]
     flying = cockpit.in_flight(runs)
-    assert [(r["dag_id"], r["waiting_on"]) for r in flying] == [("release_hotfix", ["production.claim_environment"])]
+    assert [(r["dag_id"], r["waiting_on"]) for r in flying] == [
+        ("release_hotfix", ["production.claim_environment"]),
+        ("release_feature", ["approve_production"]),
+    ]
     incidents = cockpit.open_incidents(runs, {"rollback/rollback_1": 3})
     assert incidents == [
         {
