@@ -356,6 +356,6 @@ async def act(
     conf = {k: v for k, v in conf.items() if v is not None}
     run_id = f"cockpit__{datetime.now(UTC):%Y%m%dT%H%M%S}__{secrets.token_hex(3)}"
     started = start(dag_id, run_id, conf, name, needs=(), by="ui")
-    log.warning("cockpit: %s started %s %s with %s", name, dag_id, started, conf)
+    log.info("cockpit: %s started %s %s with %s", name, dag_id, started, conf)
     link = f"/dags/{dag_id}/runs/{started}"
     return JSONResponse({"dag_id": dag_id, "run_id": started, "conf": conf, "link": link}, status_code=202)

@@ -3,6 +3,7 @@ FastAPI's TestClient with Airflow's user and permissions faked (what they decide
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 
 import pytest
@@ -119,6 +120,28 @@ def test_the_page_says_how_old_the_snapshot_is(taken, stale):
     assert [e["environment"] for e in shown["environments"]] == list(config.load().environments)
     assert cockpit.view(None, config.load(), NOW)["snapshot"]["stale"] is True
     assert [cockpit.age_words(s) for s in (42, 7300, 6 * 86400 + 72000)] == ["42 s", "2 h 1 min", "6 d 20 h"]
+
+
+def test_a_snapshot_without_the_rest_api_s_connection_still_stores_the_hosts_and_says_what_to_create(monkeypatch):
+    from airflow.sdk.exceptions import AirflowNotFoundException
+
+    from laravel_release.steps import snapshot
+
+    def missing(conn_id):
+        raise AirflowNotFoundException(f"The conn_id `{conn_id}` isn't defined")
+
+    stored = {}
+    monkeypatch.setattr(snapshot, "hosts_state", lambda env: [host(env.hosts[0].name)])
+    monkeypatch.setattr(snapshot, "primary_state", lambda env: {"lock": None, "freeze": None, "errors": []})
+    monkeypatch.setattr(snapshot, "api_client", missing)
+    monkeypatch.setattr(snapshot.Variable, "set", lambda key, value: stored.update({key: value}))
+    snap = snapshot.take_snapshot.function(run_id="scheduled__1")
+    assert snap["environments"]["production"]["live"] == "r2" and snap["changes"] == []
+    assert snap["errors"] == [
+        "the runs could not be read from Airflow's REST API (connection 'airflow_api', reports.api_conn_id): "
+        "The conn_id `airflow_api` isn't defined"
+    ]
+    assert json.loads(stored[cockpit.SNAPSHOT_VARIABLE])["run_id"] == "scheduled__1"
 
 
 # ── the endpoints ───────────────────────────────────────────────────────────

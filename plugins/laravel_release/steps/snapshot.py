@@ -19,6 +19,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from airflow.sdk import Variable, task
+from airflow.sdk.exceptions import AirflowNotFoundException
 
 from laravel_release import cockpit, config, gates, history, notify, remote
 from laravel_release.client import Airflow, ApiError
@@ -122,9 +123,12 @@ def take_snapshot(**context: Any) -> dict[str, Any]:
         incidents = cockpit.open_incidents(runs, {})
         incidents = cockpit.open_incidents(runs, escalation_levels(api, incidents))
         snap.update(in_flight=flying, incidents=incidents, signoffs=signoffs(api, flying, api.base_url))
-    except ApiError as err:  # the hosts' state is still worth showing
+    except (ApiError, AirflowNotFoundException) as err:  # the hosts' state is still worth showing
         log.warning("the runs could not be read: %s", err)
-        snap["errors"].append(f"the runs could not be read from Airflow's REST API ({cfg.reports_api_conn_id}): {err}")
+        snap["errors"].append(
+            f"the runs could not be read from Airflow's REST API (connection {cfg.reports_api_conn_id!r}, "
+            f"reports.api_conn_id): {err}"
+        )
     cockpit.by_whom(cards, runs)
     snap["changes"], snap["dora_week"] = cockpit.week_figures(runs, now)
     snap["environments"] = cards
