@@ -68,15 +68,14 @@ def in_flight(runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return sorted(found, key=lambda r: r["start"] or "", reverse=True)
 
 
-def open_incidents(runs: list[dict[str, Any]], levels: dict[str, int | None]) -> list[dict[str, Any]]:
-    """Rollbacks whose incident is still open: their escalation has not ended. ``levels``: the escalation
-    level each one reached, by ``dag_id/run_id`` (None: only those told at once)."""
+def open_incidents(runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Rollbacks whose incident is still open: their escalation has not ended. ``level``: the escalation
+    level it reached, filled in by the snapshot (None: only those told at once)."""
     found = []
     for r in runs:
         escalating = [t for t, s in r.get("tasks", {}).items() if t.endswith("escalate") and s in ACTIVE]
         if not escalating:
             continue
-        key = f"{r['dag_id']}/{r['run_id']}"
         conf = r.get("conf", {})
         found.append(
             {
@@ -86,7 +85,7 @@ def open_incidents(runs: list[dict[str, Any]], levels: dict[str, int | None]) ->
                 "reason": str(conf.get("reason") or conf.get("trigger") or ""),
                 "since": r.get("start"),
                 "task": escalating[0],
-                "level": levels.get(key),
+                "level": None,
             }
         )
     return found

@@ -36,7 +36,8 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
-from laravel_release import alerts, cockpit, config, policy
+from laravel_release import alerts, cockpit, config, notify, policy
+from laravel_release.steps.rollback import MODES
 
 log = logging.getLogger(__name__)
 
@@ -112,7 +113,7 @@ def start_run(
         if model is None:
             raise HTTPException(503, f"the DAG {needed} is not loaded: check the DAG folder and its import errors")
         if model.is_paused:
-            raise HTTPException(503, f"the DAG {needed} is paused: nothing was started. Unpause it to act on alerts.")
+            raise HTTPException(503, f"the DAG {needed} is paused: nothing was started. Unpause it first.")
     try:
         run = trigger_dag(
             dag_id,
@@ -270,7 +271,7 @@ def cockpit_page(
     data = cockpit_view(cfg, snapshot, readable(user, may), may)
     page = TEMPLATES.get_template("cockpit.html").render(
         data=data,
-        modes=list(ROLLBACK_MODES),
+        modes=list(MODES),
         version_pattern=policy.VERSION_PATTERN,
     )
     return HTMLResponse(page)
@@ -284,7 +285,6 @@ ACTION_DAGS: dict[str, str | None] = {
     "snapshot": cockpit.COCKPIT_DAG,
     "release": None,  # the release type's DAG
 }
-ROLLBACK_MODES = ("code", "migrations", "restore")
 
 
 class ActionError(ValueError):
@@ -309,8 +309,8 @@ def action_run(verb: str, body: dict[str, Any], cfg: config.Config) -> tuple[str
         if _text(body, "confirm") != env:
             raise ActionError(f"to roll {env} back, type its name ({env}) in confirm")
         mode = _text(body, "mode") or "code"
-        if mode not in ROLLBACK_MODES:
-            raise ActionError(f"unknown mode {mode!r}: use one of {', '.join(ROLLBACK_MODES)}")
+        if mode not in MODES:
+            raise ActionError(f"unknown mode {mode!r}: use one of {', '.join(MODES)}")
         conf = {"environment": env, "mode": mode, "reason": _text(body, "reason"), "target": _text(body, "target")}
         # the release the person saw live: a rollback from anything else refuses and changes nothing
         conf["from"] = _text(body, "from")
@@ -357,5 +357,5 @@ async def act(
     run_id = f"cockpit__{datetime.now(UTC):%Y%m%dT%H%M%S}__{secrets.token_hex(3)}"
     started = start(dag_id, run_id, conf, name, needs=(), by="ui")
     log.info("cockpit: %s started %s %s with %s", name, dag_id, started, conf)
-    link = f"/dags/{dag_id}/runs/{started}"
+    link = notify.run_link(dag_id, started, base_url="")  # the run's page, on this server
     return JSONResponse({"dag_id": dag_id, "run_id": started, "conf": conf, "link": link}, status_code=202)

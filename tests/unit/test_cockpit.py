@@ -82,7 +82,13 @@ def test_runs_in_flight_and_open_incidents_are_read_from_the_task_states():
         ("release_hotfix", ["production.claim_environment"]),
         ("release_feature", ["approve_production"]),
     ]
-    incidents = cockpit.open_incidents(runs, {"rollback/rollback_1": 3})
+    from laravel_release.steps.snapshot import with_escalation_levels
+
+    class Api:  # the escalation task keeps the level it reached as its XCom "escalated"
+        def xcom(self, dag_id, run_id, task_id, key):
+            return 3 if (run_id, task_id, key) == ("rollback_1", "rollback.escalate", "escalated") else None
+
+    incidents = with_escalation_levels(Api(), cockpit.open_incidents(runs))
     assert incidents == [
         {
             "dag_id": "rollback",

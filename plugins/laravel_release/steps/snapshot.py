@@ -94,16 +94,14 @@ def signoffs(api: Airflow, flying: list[dict[str, Any]], base_url: str) -> list[
     return found
 
 
-def escalation_levels(api: Airflow, incidents: list[dict[str, Any]]) -> dict[str, int | None]:
-    levels: dict[str, int | None] = {}
+def with_escalation_levels(api: Airflow, incidents: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Each open incident with the escalation level its task reached (its XCom ``escalated``)."""
     for inc in incidents:
         try:
-            levels[f"{inc['dag_id']}/{inc['run_id']}"] = api.xcom(
-                inc["dag_id"], inc["run_id"], inc["task"], "escalated"
-            )
+            inc["level"] = api.xcom(inc["dag_id"], inc["run_id"], inc["task"], "escalated")
         except ApiError:
-            levels[f"{inc['dag_id']}/{inc['run_id']}"] = None
-    return levels
+            inc["level"] = None
+    return incidents
 
 
 @task(retries=0)  # the next snapshot is five minutes away
@@ -120,8 +118,7 @@ def take_snapshot(**context: Any) -> dict[str, Any]:
         api = api_client(cfg.reports_api_conn_id)
         runs = history.collect(api, since=now - timedelta(days=cockpit.HISTORY_DAYS))
         flying = cockpit.in_flight(runs)
-        incidents = cockpit.open_incidents(runs, {})
-        incidents = cockpit.open_incidents(runs, escalation_levels(api, incidents))
+        incidents = with_escalation_levels(api, cockpit.open_incidents(runs))
         snap.update(in_flight=flying, incidents=incidents, signoffs=signoffs(api, flying, api.base_url))
     except (ApiError, AirflowNotFoundException) as err:  # the hosts' state is still worth showing
         log.warning("the runs could not be read: %s", err)
