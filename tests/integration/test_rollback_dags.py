@@ -350,12 +350,20 @@ def test_mode_restore_puts_back_the_backup_taken_before_the_bad_release(sandbox,
 
 
 def cut_sessions(sshd: int) -> None:
-    """Kill every process under an sshd listener: its connections drop, as when a network link does."""
-    children = subprocess.run(["pgrep", "-P", str(sshd)], capture_output=True, text=True).stdout.split()
-    for child in children:
-        cut_sessions(int(child))
-        with contextlib.suppress(ProcessLookupError):  # it ended with its own children
-            os.kill(int(child), signal.SIGKILL)
+    """Kill every process under an sshd listener: its connections drop, as when a network link does.
+
+    The whole tree is stopped first, then killed: a parent killed after its child could otherwise still send
+    the child's exit code (137) down the session, which a dropped link never does."""
+
+    def below(pid: int) -> list[int]:
+        children = subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True).stdout.split()
+        return [p for child in children for p in (int(child), *below(int(child)))]
+
+    tree = below(sshd)
+    for sig in (signal.SIGSTOP, signal.SIGKILL):
+        for pid in tree:
+            with contextlib.suppress(ProcessLookupError):  # it ended on its own meanwhile
+                os.kill(pid, sig)
 
 
 def test_an_upload_cut_midway_leaves_nothing_that_looks_complete_and_a_retry_is_safe(sandbox):
