@@ -499,6 +499,16 @@ cmd_status() {
   done
 }
 
+# One change at a time: two callers starting the target at once (parallel test processes, a demo beside a
+# suite) would race for the same ports and pid files. The lock is held by flock, not by the daemons started.
+case "${1:-}" in
+  start|stop|reset|foreign|foreign-reset)
+    if [ -z "${SANDBOX_LOCK_HELD:-}" ]; then
+      mkdir -p "$(dirname "$ROOT")"
+      SANDBOX_LOCK_HELD=1 exec flock --close "$ROOT.lock" "$0" "$@"
+    fi ;;
+esac
+
 case "${1:-}" in
   start) cmd_start ;;
   stop) cmd_stop ;;
