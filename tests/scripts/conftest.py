@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
 import shlex
 import subprocess
+import tempfile
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,6 +17,12 @@ ROOT = Path(__file__).resolve().parents[2]
 SCRIPTS = ROOT / "include" / "scripts"
 USER = "deploy@127.0.0.1"
 OPTIONS = ["-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null", "-o", "LogLevel=ERROR"]
+# One SSH connection per host and test process, its sessions multiplexed: a test makes a dozen calls, and
+# each new connection's handshake costs more than most of the scripts it runs.
+SHARED = [
+    *("-o", "ControlMaster=auto", "-o", "ControlPersist=60"),
+    *("-o", f"ControlPath={tempfile.gettempdir()}/zena-ssh-{os.getpid()}-%C"),
+]
 
 
 @dataclass
@@ -35,11 +43,14 @@ class Host:
     key: Path
     base: str  # a scratch folder on the host, removed after the test
 
-    def ssh_command(self, command: str) -> list[str]:
-        return ["ssh", "-i", str(self.key), "-p", str(self.port), "-o", "BatchMode=yes", *OPTIONS, USER, command]
+    def ssh_command(self, command: str, shared: bool = False) -> list[str]:
+        """The ssh command line; ``shared``: a session on the test process's connection to the host, else a
+        connection of its own (one a test may cut)."""
+        options = [*OPTIONS, *SHARED] if shared else OPTIONS
+        return ["ssh", "-i", str(self.key), "-p", str(self.port), "-o", "BatchMode=yes", *options, USER, command]
 
     def ssh(self, command: str, timeout: float = 120) -> Result:
-        proc = subprocess.run(self.ssh_command(command), capture_output=True, text=True, timeout=timeout)
+        proc = subprocess.run(self.ssh_command(command, shared=True), capture_output=True, text=True, timeout=timeout)
         return Result(proc.returncode, proc.stdout, proc.stderr)
 
     def run(self, verb: str, *args: str) -> Result:
@@ -59,7 +70,7 @@ def _host(sandbox: Path, name: str, port: int, env_from: str | None):
     assert host.ssh(" && ".join(setup)).code == 0
     scripts = map(str, sorted(SCRIPTS.glob("*.sh")))
     subprocess.run(
-        ["scp", "-q", "-i", str(key), "-P", str(port), *OPTIONS, *scripts, f"{USER}:{base}/bin/"], check=True
+        ["scp", "-q", "-i", str(key), "-P", str(port), *OPTIONS, *SHARED, *scripts, f"{USER}:{base}/bin/"], check=True
     )
     return host
 
