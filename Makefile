@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 ENV := . dev/env.sh &&
 
-.PHONY: demo test setup sandbox sandbox-stop airflow airflow-stop stop bench lint constraints
+.PHONY: demo test test-fast setup sandbox sandbox-stop airflow airflow-stop stop bench lint constraints
 
 demo: setup sandbox airflow   ## install, start the sandbox and Airflow, release end to end, leave the UI up
 	@$(ENV) python dev/demo.py
@@ -12,8 +12,16 @@ demo: setup sandbox airflow   ## install, start the sandbox and Airflow, release
 	@echo "Alerts from monitoring: POST http://127.0.0.1:8080/releases/api/alerts (README: Alerts from your monitoring)"
 	@echo "Production (sandbox): http://127.0.0.1:8088   Stop everything: make stop"
 
+# The unit, DAG and script tests each work in a place of their own, so they share the machine; the
+# integration and e2e tests change the sandbox's live releases (and cut its sessions), so they run alone.
+FAST := tests/unit tests/dags tests/scripts
+PARALLEL := -n 4
+
 test: setup sandbox   ## install, start the sandbox, run the whole suite
-	@$(ENV) python -m pytest
+	@$(ENV) python -m pytest $(PARALLEL) $(FAST) && python -m pytest $(addprefix --ignore=,$(FAST))
+
+test-fast: setup sandbox   ## the inner loop: unit, DAG and script tests (about a minute)
+	@$(ENV) python -m pytest $(PARALLEL) $(FAST)
 
 setup:   ## apt packages for the sandbox target, Python 3.11 venv with Airflow
 	@bash dev/setup.sh
