@@ -6,7 +6,8 @@ deploy_*   continuous load (ab, 8 clients, /api/projects through the production 
            served, requests failed (errors and non-2xx), p95 before and during.
 hotfix_*   trigger to production verified, in a real Airflow (standalone, LocalExecutor):
            wall seconds, and the seconds spent in remote commands along the run (for each
-           step the slowest host), so Airflow's own share shows.
+           step the slowest host), so Airflow's own share shows; the tasks the run waited on
+           one after the other (hotfix_tasks_on_critical_path), and all its tasks.
 rehearsal_seconds  that release's rollback rehearsal on staging: back to the previous release
            (its migration undone) and forward again, each verified.
 rollback_* the rollback DAG (mode code) under the same continuous load: requests served and
@@ -65,6 +66,9 @@ def start_airflow() -> tuple[Airflow, dict]:
         "AIRFLOW_URL": f"http://127.0.0.1:{PORT}",
         "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": "18893",
         "AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT": "18894",
+        # the load generator and the sandbox's web hosts share this machine's cores with Airflow: under that
+        # load a task's parse of its DAG file can pass the 30 s default, and the run fails before it begins
+        "AIRFLOW__CORE__DAGBAG_IMPORT_TIMEOUT": "120",
     }
     sh(str(ROOT / "dev" / "airflow.sh"), "start", env=env)
     return Airflow.login(f"http://127.0.0.1:{PORT}", "admin", "admin"), env
@@ -130,14 +134,34 @@ def timings(api: Airflow, run_id: str, started: float) -> dict[str, float]:
             af.XComApi(c).get_xcom_entry("release_hotfix", "staging.rehearse_rollback", run_id, "return_value")
         ).actual_instance
         rehearsed = rehearsal.value if isinstance(rehearsal.value, dict) else json.loads(rehearsal.value)
+        tasks = af.TaskApi(c).get_tasks("release_hotfix").tasks
     on_path = {k: v for k, v in remote.items() if "cleanup" not in k and "check_hosts" not in k}
+    path = critical_path(tis, tasks, "production.release_verified")
+    print(f"bench: the hotfix's critical path ({len(path)} tasks): {' > '.join(path)}", file=sys.stderr)
     return {
+        "hotfix_tasks_on_critical_path": len(path),
         "rehearsal_seconds": float(rehearsed.get("seconds", 0.0)),
         "rehearsal_migrations_undone": float(len(rehearsed.get("migrations_undone") or [])),
         "hotfix_wall_seconds": round(verified.timestamp() - started, 2),
         "hotfix_remote_seconds": round(sum(on_path.values()), 2),
         "hotfix_tasks": len({ti.task_id for ti in tis}),
     }
+
+
+def critical_path(tis: list, tasks: list, last: str) -> list[str]:
+    """The tasks the run waited on up to ``last``: from it, back through the upstream task that ended last."""
+    upstream: dict[str, set[str]] = {}
+    for t in tasks:
+        for down in t.downstream_task_ids or []:
+            upstream.setdefault(down, set()).add(t.task_id)
+    ended: dict[str, float] = {}
+    for ti in tis:
+        if ti.end_date is not None:
+            ended[ti.task_id] = max(ended.get(ti.task_id, 0.0), ti.end_date.timestamp())
+    path = [last]
+    while ran := [u for u in upstream.get(path[-1], ()) if u in ended]:
+        path.append(max(ran, key=ended.__getitem__))
+    return path[::-1]
 
 
 def durations(api: Airflow, dag_id: str, run_id: str, prefix: str) -> dict[str, float]:
@@ -168,6 +192,7 @@ def rollback_figures(api: Airflow) -> dict[str, float]:
     if state != "success":
         sys.exit(f"bench: rollback ended {state}: {api.task_states('rollback', run_id)}")
     work = durations(api, "rollback", run_id, "rollback.")
+    print("bench: the rollback's tasks (s): " + ", ".join(f"{k} {v:.2f}" for k, v in work.items()), file=sys.stderr)
     figures = {
         "rollback_requests": served["requests"],
         "rollback_failed_requests": served["failed"],
