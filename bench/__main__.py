@@ -71,7 +71,10 @@ def start_airflow() -> tuple[Airflow, dict]:
         "AIRFLOW__CORE__DAGBAG_IMPORT_TIMEOUT": "120",
     }
     sh(str(ROOT / "dev" / "airflow.sh"), "start", env=env)
-    return Airflow.login(f"http://127.0.0.1:{PORT}", "admin", "admin"), env
+    api = Airflow.login(f"http://127.0.0.1:{PORT}", "admin", "admin")
+    for dag_id in ("release_hotfix", "rollback"):  # the API answers before the dag-processor has parsed them
+        api.wait_for_dag(dag_id, timeout=300)
+    return api, env
 
 
 class Load:
