@@ -11,11 +11,25 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import requests
 import urllib3
-from airflow_client import client as af
+
+if TYPE_CHECKING:
+    from airflow_client import client as af
+else:
+
+    class _OnFirstUse:
+        """``airflow_client.client``, imported when first used: its import takes about a second, and every DAG
+        parse and task start imports this module (through the steps that read the runs' history)."""
+
+        def __getattr__(self, name: str) -> Any:
+            from airflow_client import client
+
+            return getattr(client, name)
+
+    af = _OnFirstUse()
 
 FINISHED = {"success", "failed"}
 # Airflow 3.3 with the LocalExecutor marks a sign-off task FAILED when the answer arrives before
