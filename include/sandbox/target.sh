@@ -85,9 +85,12 @@ ensure_keys() {
   if [ ! -f "$ROOT/keys/deploy_ed25519" ]; then
     ssh-keygen -q -t ed25519 -N '' -C "airflow@zena-sandbox" -f "$ROOT/keys/deploy_ed25519"
   fi
-  cp "$ROOT/keys/deploy_ed25519.pub" "$ROOT/keys/authorized_keys"
+  # replaced whole, never rewritten in place: sshd reads it at every login, and an empty file refuses the key
+  if ! cmp -s "$ROOT/keys/deploy_ed25519.pub" "$ROOT/keys/authorized_keys"; then
+    install -m 644 "$ROOT/keys/deploy_ed25519.pub" "$ROOT/keys/authorized_keys.tmp"
+    mv "$ROOT/keys/authorized_keys.tmp" "$ROOT/keys/authorized_keys"
+  fi
   chmod 755 "$ROOT" "$ROOT/keys"
-  chmod 644 "$ROOT/keys/authorized_keys"
 }
 
 ensure_repo() {
