@@ -17,8 +17,8 @@ demo: setup sandbox airflow   ## install, start the sandbox and Airflow, release
 FAST := tests/unit tests/dags tests/scripts
 PARALLEL := -n 4
 
-test: setup sandbox   ## install, start the sandbox, run the whole suite
-	@$(ENV) python -m pytest $(PARALLEL) $(FAST) && python -m pytest $(addprefix --ignore=,$(FAST))
+test: test-fast   ## install, start the sandbox, run the whole suite
+	@$(ENV) python -m pytest $(addprefix --ignore=,$(FAST))
 
 test-fast: setup sandbox   ## the inner loop: unit, DAG and script tests (about a minute)
 	@$(ENV) python -m pytest $(PARALLEL) $(FAST)

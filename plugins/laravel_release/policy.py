@@ -17,6 +17,8 @@ VERSION_PATTERN = r"^v(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)(-[0-9A-Z
 VERSION_MAX_LENGTH = 64
 # free text a person must give (a reason, an acknowledgement): at least one character that is not a space
 TEXT_PATTERN = r"\S"
+# how a rollback goes back: the code alone, the code and the bad release's migrations, or a backup restored
+ROLLBACK_MODES = ("code", "migrations", "restore")
 
 
 def version_key(version: str) -> tuple[int, int, int, int]:

@@ -38,7 +38,6 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from laravel_release import alerts, cockpit, config, notify, policy
-from laravel_release.steps.rollback import MODES
 
 log = logging.getLogger(__name__)
 
@@ -273,7 +272,7 @@ def cockpit_page(
     data = cockpit_view(cfg, snapshot, readable(user, may), may)
     page = TEMPLATES.get_template("cockpit.html").render(
         data=data,
-        modes=list(MODES),
+        modes=list(policy.ROLLBACK_MODES),
         version_pattern=policy.VERSION_PATTERN,
     )
     return HTMLResponse(page)
@@ -311,8 +310,8 @@ def action_run(verb: str, body: dict[str, Any], cfg: config.Config) -> tuple[str
         if _text(body, "confirm") != env:
             raise ActionError(f"to roll {env} back, type its name ({env}) in confirm")
         mode = _text(body, "mode") or "code"
-        if mode not in MODES:
-            raise ActionError(f"unknown mode {mode!r}: use one of {', '.join(MODES)}")
+        if mode not in policy.ROLLBACK_MODES:
+            raise ActionError(f"unknown mode {mode!r}: use one of {', '.join(policy.ROLLBACK_MODES)}")
         conf = {"environment": env, "mode": mode, "reason": _text(body, "reason"), "target": _text(body, "target")}
         # the release the person saw live: a rollback from anything else refuses and changes nothing
         conf["from"] = _text(body, "from")

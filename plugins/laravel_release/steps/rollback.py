@@ -51,7 +51,7 @@ from laravel_release.steps.verify import BaseUrlHttpHook, check_host, probe
 
 log = logging.getLogger(__name__)
 
-MODES = ("code", "migrations", "restore")
+MODES = policy.ROLLBACK_MODES
 BOOKKEEPING_TABLES = ("migrations",)
 
 
