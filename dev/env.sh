@@ -8,11 +8,16 @@ export AIRFLOW_HOME=${AIRFLOW_HOME:-$PROJECT/airflow-home}
 export AIRFLOW__CORE__DAGS_FOLDER=$PROJECT/dags
 export AIRFLOW__CORE__PLUGINS_FOLDER=$PROJECT/plugins
 export AIRFLOW__CORE__LOAD_EXAMPLES=False
-export AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION=False
+export AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION=${AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION:-False}
 export AIRFLOW__CORE__EXECUTOR=${AIRFLOW__CORE__EXECUTOR:-LocalExecutor}
 export AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS=${AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS:-admin:admin}
 export AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE=${AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE:-$AIRFLOW_HOME/passwords.json}
 export AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL=${AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL:-10}
+# An unchanged DAG file is parsed again every 5 minutes, not every 30 s: fifteen files every 30 s kept
+# 0.14 of a core busy with nothing to run (an idle standalone Airflow: 0.31 cores, 0.16 at 5 minutes),
+# taken from the tasks of a release. A changed DAG file is still parsed at the next refresh (changed
+# files first); after a change under plugins/ only, touch the DAG files or restart Airflow.
+export AIRFLOW__DAG_PROCESSOR__MIN_FILE_PROCESS_INTERVAL=${AIRFLOW__DAG_PROCESSOR__MIN_FILE_PROCESS_INTERVAL:-300}
 # A release is a chain of short tasks: a scheduler that naps less between loops starts the next one sooner.
 export AIRFLOW__SCHEDULER__SCHEDULER_IDLE_SLEEP_TIME=${AIRFLOW__SCHEDULER__SCHEDULER_IDLE_SLEEP_TIME:-0.2}
 export AIRFLOW__API__PORT=${AIRFLOW__API__PORT:-8080}
