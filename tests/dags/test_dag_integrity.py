@@ -198,6 +198,9 @@ def test_migrations_wait_for_the_backup_and_the_switch_for_migrations(dagbag, da
     dag = dagbag.dags[dag_id]
     for env in ("staging", "production"):
         assert f"{env}.backup_database" in dag.get_task(f"{env}.migrate_database").upstream_task_ids
+        # the integrity baseline, measured beside the backup (both only read) before anything changes
+        assert f"{env}.measure_before" in dag.get_task(f"{env}.migrate_database").upstream_task_ids
+        assert dag.get_task(f"{env}.measure_before").upstream_task_ids == {"plan_release", f"{env}.check_hosts"}
         # the baseline is measured on the migrated database, just before the switch
         assert f"{env}.migrate_database" in dag.get_task(f"{env}.measure_baseline").upstream_task_ids
         assert f"{env}.measure_baseline" in dag.get_task(f"{env}.switch_release").upstream_task_ids

@@ -1,8 +1,9 @@
 """Deploy one environment: the same task group for staging, UAT and production.
 
-    (after the build)  upload_release (and unpack) ──────────────────────────────────┐
-    (after the gate)   claim_environment ─> check_hosts ─> measure_before ─┬─> backup_database ─┼─> migrate_database
-                                                                       └─> prepare_release ─┘
+    (after the build)  upload_release (and unpack) ─────────────────┐
+    (after the gate)   claim_environment ─> check_hosts ─┬─> prepare_release ─┼─> migrate_database
+                                                     ├─> backup_database ─┤
+                                                     └─> measure_before ──┘
       ─> measure_baseline ─> switch_release ─> switched ─> verify_release ─> watch_release ─> judge_release
            ─┬─> release_verified ─> cleanup_releases ─┬─> release_environment
             └─> rollback.* (steps.rollback) ──────────┴─> announce_finished
@@ -109,8 +110,9 @@ def deploy_environment(plan: Any, env: str, built: Any, previous: Any, rtype: Re
         built >> upload >> prepare
         claim >> announce.announce_started(plan, env)
         [cleanup, rolled_back] >> announce.announce_finished(plan, env, claim)
-        previous >> claim >> checks >> before >> [backup, prepare]
-        [prepare, backup] >> migrate >> baseline
+        # nothing changes before the migrations: the integrity baseline is measured beside the backup
+        previous >> claim >> checks >> [before, backup, prepare]
+        [prepare, backup, before] >> migrate >> baseline
         verified >> cleanup
         [cleanup, rolled_back] >> gates.release_environment(plan, env).as_teardown(setups=claim)
         if env == "production":  # the emergency procedure ends with a post-mortem
