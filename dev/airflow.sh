@@ -52,6 +52,10 @@ PY
 case "${1:-}" in
   start)
     mkdir -p "$AIRFLOW_HOME"
+    # every task process and every parse imports the package: compiled once here, not at each import (an
+    # environment with PYTHONDONTWRITEBYTECODE never keeps the bytecode; a source newer than it is compiled
+    # afresh, as always)
+    python -m compileall -q "$PROJECT/plugins" "$PROJECT/dags" >/dev/null
     # the local-only default login (admin / admin; see README): never a default outside this machine
     [ -f "$AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE" ] || (umask 077; echo '{"admin": "admin"}' >"$AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE")
     if ! running && [ "${2:-}" = "--distributed" ]; then
