@@ -4,10 +4,14 @@ FastAPI's TestClient with Airflow's user and permissions faked (what they decide
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from datetime import UTC, datetime
 
 import pytest
 from fastapi.testclient import TestClient
+from starlette.applications import Starlette
+from starlette.routing import Mount
 
 from laravel_release import cockpit, config, webapp
 
@@ -278,3 +282,16 @@ def test_an_action_must_be_json_so_another_site_s_form_cannot_post_one(client):
     client.signed["user"] = User("alice", "user")
     answer = client.post("/api/actions/freeze", data={"environment": "production", "reason": "x" * 12})
     assert answer.status_code == 415 and client.started == []
+
+
+def test_the_plugin_imports_the_web_app_on_its_first_request_only(client):
+    """Every Airflow process loads the plugin, each task's included: the web app waits for a request."""
+    loaded = "import sys, releases; print('laravel_release.webapp' in sys.modules)"
+    assert subprocess.run([sys.executable, "-c", loaded], capture_output=True, text=True).stdout.strip() == "False"
+    import releases
+
+    mounted = Starlette(routes=[Mount("/releases", app=releases.ReleasesPlugin.fastapi_apps[0]["app"])])
+    with TestClient(mounted) as c:
+        assert c.get("/releases/api/cockpit").status_code == 401  # the cockpit's own answer: nobody signed in
+        client.signed["user"] = User("vera", "viewer")
+        assert c.get("/releases/api/cockpit").json()["user"]["name"] == "vera"
