@@ -213,6 +213,7 @@ def claim_environment(plan: Any, environment: str | None, rtype: ReleaseType) ->
         mode="reschedule",
         timeout=timedelta(hours=24).total_seconds(),
     )
+    @remote.shared_connections()  # the freeze and the lock: one SSH connection
     def claim(plan: dict[str, Any], **context: Any) -> PokeReturnValue:
         environment = static_environment or plan["environment"]
         target = _primary(plan, environment)

@@ -9,12 +9,13 @@ scripts as single quoted arguments; the scripts run them with ``bash -c``.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import re
 import shlex
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -91,13 +92,63 @@ def _connect_error(host: str, conn_id: str, err: Exception) -> RemoteError:
     )
 
 
+class _Kept:
+    """A shared connection's client, which a caller's ``with`` block leaves open (``shared_connections``
+    closes it)."""
+
+    def __init__(self, client: Any) -> None:
+        self._client = client
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._client, name)
+
+    def __enter__(self) -> _Kept:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+
+_shared: dict[tuple[str, str], tuple[SSHHook, Any]] | None = None
+
+
+@contextlib.contextmanager
+def shared_connections() -> Iterator[None]:
+    """Within it (a block, or a task's function it decorates), the commands and file reads of this module
+    share one SSH connection per host, opened on first use and closed at the end: a task that asks a host
+    many questions pays one handshake, not one per question. A connection found closed is opened again."""
+    global _shared
+    if _shared is not None:  # inside another: that one keeps and closes them
+        yield
+        return
+    _shared = {}
+    try:
+        yield
+    finally:
+        opened, _shared = _shared, None
+        for _, client in opened.values():
+            client.close()
+
+
 def connect(ssh_conn_id: str, host: str, **hook_args: Any) -> tuple[SSHHook, Any]:
     """An SSH hook and an open client, or a RemoteError that names the host."""
+    key = (ssh_conn_id, host)
+    if _shared is not None and key in _shared:
+        hook, client = _shared.pop(key)
+        transport = client.get_transport()
+        if transport is not None and transport.is_active():
+            _shared[key] = hook, client
+            return hook, _Kept(client)
+        client.close()
     hook = SSHHook(ssh_conn_id=ssh_conn_id, **hook_args)
     try:
-        return hook, hook.get_conn()
+        client = hook.get_conn()
     except Exception as err:  # paramiko and socket errors differ by cause; all mean "not reached"
         raise _connect_error(host, ssh_conn_id, err) from err
+    if _shared is None:
+        return hook, client
+    _shared[key] = hook, client
+    return hook, _Kept(client)
 
 
 class RemoteScript(SSHOperator):

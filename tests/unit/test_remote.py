@@ -63,3 +63,78 @@ def test_remote_script_targets_the_first_host_of_a_list():
     op = remote.RemoteScript(task_id="t", step="migrate", target=targets)
     op._aim()
     assert (op.host, op.ssh_conn_id, op.command, op.cmd_timeout) == ("a", "ca", "m", 9)
+
+
+class FakeClient:
+    """What connect() needs of paramiko's SSHClient: a transport that may be closed, and close()."""
+
+    def __init__(self) -> None:
+        self.active, self.closed = True, False
+
+    def get_transport(self) -> FakeClient:
+        return self
+
+    def is_active(self) -> bool:
+        return self.active and not self.closed
+
+    def close(self) -> None:
+        self.closed = True
+
+    def __enter__(self) -> FakeClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+@pytest.fixture
+def opened(monkeypatch) -> list[FakeClient]:
+    clients: list[FakeClient] = []
+
+    class Hook:
+        def __init__(self, ssh_conn_id: str, **kwargs: object) -> None:
+            pass
+
+        def get_conn(self) -> FakeClient:
+            clients.append(FakeClient())
+            return clients[-1]
+
+    monkeypatch.setattr(remote, "SSHHook", Hook)
+    return clients
+
+
+def ask(host: str) -> None:
+    """A question to a host, as run() and read_file() ask it: the client closed by its ``with`` block."""
+    _, client = remote.connect("conn", host)
+    with client:
+        pass
+
+
+def test_each_question_opens_its_own_connection_by_default(opened):
+    ask("a"), ask("a")
+    assert len(opened) == 2 and all(c.closed for c in opened)
+
+
+def test_shared_connections_ask_each_host_over_one_connection_and_close_them_at_the_end(opened):
+    with remote.shared_connections():
+        ask("a"), ask("b"), ask("a")
+        with remote.shared_connections():  # inside another: the outer one keeps them
+            ask("a")
+        assert len(opened) == 2 and not any(c.closed for c in opened)
+        opened[0].active = False  # the connection to a dropped: the next question opens a new one
+        ask("a")
+        assert len(opened) == 3 and opened[0].closed
+    assert all(c.closed for c in opened)
+    ask("a")  # after it, each question has its own again
+    assert len(opened) == 4
+
+
+def test_a_task_decorated_with_shared_connections_closes_them_when_it_fails(opened):
+    @remote.shared_connections()
+    def task() -> None:
+        ask("a"), ask("a")
+        raise remote.RemoteError("a: refused")
+
+    with pytest.raises(remote.RemoteError):
+        task()
+    assert len(opened) == 1 and opened[0].closed

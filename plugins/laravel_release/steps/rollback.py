@@ -179,6 +179,7 @@ def rollback_request(params: dict[str, Any]) -> dict[str, Any]:
 
 
 @task
+@remote.shared_connections()
 def plan_rollback(**context: Any) -> dict[str, Any]:
     """The rollback DAG's request, checked: the environment's connections, the scripts on its hosts,
     and who holds its lock while the rollback runs (``owner``)."""
@@ -250,6 +251,7 @@ def decision_inputs(
 
 
 @task
+@remote.shared_connections()  # one SSH connection per host for all its questions
 def decide_rollback(
     request: dict[str, Any] | None = None,
     release_plan: dict[str, Any] | None = None,
@@ -776,6 +778,7 @@ def _rehearsal_step(env: config.Environment, step: str, commands: dict[str, dict
 
 
 @task(task_id="rehearse_rollback", retries=0)
+@remote.shared_connections()
 def rehearse_rollback(release_plan: dict[str, Any], verified: list[dict[str, Any]]) -> dict[str, Any]:
     """The seed's "rollback plan confirmed", proven on staging once the release is verified there: back to
     the previous release (code, and the release's migrations when they only add), verified, and forward
