@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-import requests
 import urllib3
 
 if TYPE_CHECKING:
@@ -51,6 +50,8 @@ class ApiError(RuntimeError):
 
 
 def fetch_token(base_url: str, username: str, password: str, timeout: float = 10) -> str:
+    import requests  # here, not at a DAG's parse (see hooks.py)
+
     try:
         response = requests.post(
             f"{base_url.rstrip('/')}/auth/token", json={"username": username, "password": password}, timeout=timeout

@@ -30,8 +30,6 @@ from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import requests
-from airflow.providers.http.hooks.http import HttpHook
 from airflow.providers.standard.operators.hitl import ApprovalOperator
 from airflow.providers.standard.triggers.temporal import DateTimeTrigger
 from airflow.sdk import BaseOperator, Param, PokeReturnValue, task
@@ -485,6 +483,10 @@ def external_signoff(plan: Any, rtype: ReleaseType, environment: str = "uat") ->
         request = _name(states.get(ti.run_id, {}).get(gate_id))
         if request in ("success", "failed", "upstream_failed", "skipped", "removed"):
             raise AirflowSkipException(f"answered in Airflow ({gate_id} is {request})")
+        import requests
+
+        from laravel_release.hooks import ApprovalServiceHook
+
         hook = ApprovalServiceHook(method="GET", http_conn_id=env.signoff_conn_id)
         try:
             response = hook.run(
@@ -526,16 +528,6 @@ def external_signoff(plan: Any, rtype: ReleaseType, environment: str = "uat") ->
         )
 
     return wait(plan)
-
-
-class ApprovalServiceHook(HttpHook):
-    """The http provider's hook for the approval service: https unless its connection names a scheme."""
-
-    def get_connection(self, conn_id: str) -> Any:  # type: ignore[override]
-        conn = super().get_connection(conn_id)
-        if not conn.schema and "://" not in (conn.host or ""):
-            conn.schema = "https"
-        return conn
 
 
 def signed_off(

@@ -117,11 +117,11 @@ def ssh_check(h: config.Host) -> Check:
 
 
 def http_checks(env: config.Environment, h: config.Host, current: str, current_version: str) -> list[Check]:
-    from laravel_release.steps.verify import BaseUrlHttpHook, probe
+    from laravel_release.steps.verify import probe, probe_hook
 
     if not current:
         return [Check(h.name, "endpoints", True, "nothing is live yet: the first release's verification checks them")]
-    hook = BaseUrlHttpHook(h.base_url)
+    hook = probe_hook(h.base_url)
     health = probe(hook, "health", env.health_path)
     problems = verify.check_health(health)
     checks = [

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from laravel_release import config, gates, policy
+from laravel_release import config, gates, hooks, policy
 
 FEATURE = policy.release_type("feature")
 HOTFIX = policy.release_type("hotfix")
@@ -183,6 +183,6 @@ def test_the_approval_service_is_asked_over_https_unless_its_connection_says_oth
     monkeypatch.setenv("AIRFLOW_CONN_APPROVALS_B", '{"conn_type": "http", "host": "127.0.0.1", "schema": "http"}')
     monkeypatch.setenv("AIRFLOW_CONN_APPROVALS_C", '{"conn_type": "http", "host": "http://approvals.test"}')
     urls = [
-        gates.ApprovalServiceHook(method="GET", http_conn_id=f"approvals_{x}").url_from_endpoint("/api") for x in "abc"
+        hooks.ApprovalServiceHook(method="GET", http_conn_id=f"approvals_{x}").url_from_endpoint("/api") for x in "abc"
     ]
     assert urls == ["https://approvals.test/api", "http://127.0.0.1/api", "http://approvals.test/api"]

@@ -7,7 +7,6 @@ import logging
 import re
 from typing import Any
 
-from airflow.providers.http.hooks.http import HttpHook
 from airflow.sdk import task
 
 from laravel_release import config
@@ -66,6 +65,8 @@ def publish_release_notes(plan: dict[str, Any], notes: str, entry: str) -> dict[
     result = {"changelog": str(changelog), "notes": str(notes_file), "posted": "not configured"}
     if cfg.publish_conn_id:
         body = {"app": cfg.app_name, "version": plan["version"], "changelog": entry, "notes": notes}
+        from airflow.providers.http.hooks.http import HttpHook  # here, not at a DAG's parse (see hooks.py)
+
         try:
             hook = HttpHook(method="POST", http_conn_id=cfg.publish_conn_id)
             hook.run(cfg.publish_endpoint, data=json.dumps(body), headers={"Content-Type": "application/json"})

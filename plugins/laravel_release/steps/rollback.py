@@ -47,7 +47,7 @@ from laravel_release.remote import RemoteScript
 from laravel_release.steps import announce
 from laravel_release.steps.judge import measure_database
 from laravel_release.steps.prepare import check_connections
-from laravel_release.steps.verify import BaseUrlHttpHook, check_host, probe
+from laravel_release.steps.verify import check_host, probe, probe_hook
 
 log = logging.getLogger(__name__)
 
@@ -90,7 +90,7 @@ def with_reported_version(env: config.Environment, h: config.Host, status: dict[
     """A live release another tool deployed, whose version no file tells: the version its endpoint reports."""
     if status.get("version") not in ("", "unknown") or not status.get("current") or not env.version_path:
         return status
-    answer = probe(BaseUrlHttpHook(h.base_url), "version", env.version_path)
+    answer = probe(probe_hook(h.base_url), "version", env.version_path)
     reported = verify.reported_version(answer, env.version_field, env.version_pattern)
     if answer.status != 200 or not isinstance(reported, str) or not reported:
         return status

@@ -15,33 +15,32 @@ import logging
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import requests
-from airflow.providers.http.hooks.http import HttpHook
-from airflow.sdk import BaseHook, Connection, get_current_context, task
+from airflow.sdk import BaseHook, get_current_context, task
 
 from laravel_release import verify
+
+if TYPE_CHECKING:
+    from laravel_release.hooks import BaseUrlHttpHook
 
 log = logging.getLogger(__name__)
 
 HEALTH_ATTEMPTS = 3  # a host that just reloaded gets three chances, a second apart
 
 
-class BaseUrlHttpHook(HttpHook):
-    """The HTTP provider's hook, aimed at a base URL from the environment file instead of a connection."""
+def probe_hook(base_url: str) -> BaseUrlHttpHook:
+    """The HTTP provider's hook aimed at ``base_url`` (imported now: see hooks.py)."""
+    from laravel_release.hooks import BaseUrlHttpHook
 
-    def __init__(self, base_url: str, **kwargs: Any) -> None:
-        super().__init__(method="GET", http_conn_id="", **kwargs)
-        self._target = base_url
-
-    def get_connection(self, conn_id: str | None) -> Connection:  # type: ignore[override]
-        return Connection(conn_id="environment_file", conn_type="http", host=self._target)
+    return BaseUrlHttpHook(base_url)
 
 
 def probe(
     hook: BaseUrlHttpHook, name: str, path: str, timeout: float = 5.0, headers: dict | None = None
 ) -> verify.Probe:
+    import requests
+
     url = hook.url_from_endpoint(path)
     started = time.monotonic()
     try:
@@ -53,7 +52,7 @@ def probe(
 
 def check_host(checks: dict[str, Any], version: str) -> tuple[list[str], list[verify.Probe]]:
     """Health, version and smoke tests of one host, at the environment's endpoints (``plan.verify_settings``)."""
-    hook = BaseUrlHttpHook(checks["base_url"])
+    hook = probe_hook(checks["base_url"])
     for attempt in range(HEALTH_ATTEMPTS):
         health = probe(hook, "health", checks.get("health_path", "/api/health"))
         problems = verify.check_health(health)
@@ -90,7 +89,9 @@ def check_host(checks: dict[str, Any], version: str) -> tuple[list[str], list[ve
 
 def synthetic_load(base_url: str, paths: list[str], seconds: float, concurrency: int) -> list[verify.Probe]:
     """Requests to ``paths`` (round robin) from ``concurrency`` clients for ``seconds``: our own traffic."""
-    hook = BaseUrlHttpHook(base_url)
+    import requests
+
+    hook = probe_hook(base_url)
     deadline = time.monotonic() + seconds
     lock = threading.Lock()
     results: list[verify.Probe] = []
@@ -119,7 +120,7 @@ def synthetic_load(base_url: str, paths: list[str], seconds: float, concurrency:
 def check_auth(base_url: str, path: str, conn_id: str) -> tuple[int, list[str]]:
     """The probe user's token must get in (2xx) and a wrong token must not (401/403)."""
     token = BaseHook.get_connection(conn_id).password or ""
-    hook = BaseUrlHttpHook(base_url)
+    hook = probe_hook(base_url)
     good = probe(hook, "sign-in", path, headers={"Authorization": f"Bearer {token}"})
     wrong = probe(hook, "wrong sign-in", path, headers={"Authorization": "Bearer not-the-probe-token"})
     problems = []
@@ -144,7 +145,7 @@ def measure_baseline(target: dict[str, Any]) -> dict[str, Any] | None:
     host = target["host"]
     get_current_context()["host"] = host  # type: ignore[typeddict-unknown-key]
     checks = target["verify"]
-    health = probe(BaseUrlHttpHook(checks["base_url"]), "health", checks.get("health_path", "/api/health"))
+    health = probe(probe_hook(checks["base_url"]), "health", checks.get("health_path", "/api/health"))
     if verify.check_health(health):
         log.info("%s: nothing healthy is live yet (%s): no baseline, degradation is not judged", host, health.status)
         return None
