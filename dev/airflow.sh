@@ -31,7 +31,13 @@ fi
 pidfile=$AIRFLOW_HOME/standalone.pid
 log=$AIRFLOW_HOME/standalone.log
 
-running() { [ -s "$pidfile" ] && kill -0 "$(head -n 1 "$pidfile")" 2>/dev/null; }
+pid_running() {  # pid: alive and not a zombie (a stopped process stays a zombie until init reaps it,
+  # every second or two on some machines, and `kill -0` counts a zombie as alive)
+  local state
+  state=$(sed -n 's/^State:[[:space:]]*\(.\).*/\1/p' "/proc/$1/status" 2>/dev/null) || return 1
+  [ -n "$state" ] && [ "$state" != Z ]
+}
+running() { [ -s "$pidfile" ] && pid_running "$(head -n 1 "$pidfile")"; }
 
 create_database() {  # the metadata database on PostgreSQL, when it does not exist yet
   python - "$AIRFLOW__DATABASE__SQL_ALCHEMY_CONN" <<'PY'
@@ -99,9 +105,9 @@ case "${1:-}" in
   stop)
     if [ -s "$pidfile" ]; then
       while read -r pid; do
-        kill -0 "$pid" 2>/dev/null || continue
+        kill -0 "$pid" 2>/dev/null || continue  # gone; a zombie leader may still have its group
         kill -- "-$pid" 2>/dev/null || kill "$pid"
-        for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+        for _ in $(seq 1 100); do pid_running "$pid" || break; sleep 0.1; done
         kill -9 -- "-$pid" 2>/dev/null || true
       done <"$pidfile"
       echo "airflow: stopped"

@@ -57,8 +57,17 @@ die() { log "target.sh: $*"; exit 1; }
 
 as_deploy() { runuser -u "$USER_NAME" -- "$@"; }
 
-alive() {  # pidfile
-  [ -s "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null
+running() {  # pid: alive and not a zombie. A stopped daemon stays a zombie until init reaps it,
+  # which this machine's init does only every second or two, and `kill -0` counts a zombie as alive.
+  local state
+  state=$(sed -n 's/^State:[[:space:]]*\(.\).*/\1/p' "/proc/$1/status" 2>/dev/null) || return 1
+  [ -n "$state" ] && [ "$state" != Z ]
+}
+
+alive() {  # pidfile: its process runs, and is ours. A machine switched off leaves its pid files behind,
+  # and their numbers may belong to other processes by now: every daemon here names $ROOT on its command line.
+  local pid
+  [ -s "$1" ] && pid=$(cat "$1") && running "$pid" && grep -qaF -- "$ROOT/" "/proc/$pid/cmdline" 2>/dev/null
 }
 
 wait_for() {  # description command...  (polls up to 30 s)
@@ -344,7 +353,7 @@ stop_pidfile() {  # pidfile what
   if alive "$pf"; then
     pid=$(cat "$pf")
     kill "$pid" 2>/dev/null || true
-    for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    for _ in $(seq 1 100); do running "$pid" || break; sleep 0.1; done
     kill -9 "$pid" 2>/dev/null || true
     log "stopped $what (pid $pid)"
   fi

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 from pathlib import Path
 
@@ -62,3 +63,35 @@ def test_start_is_idempotent_and_status_lists_every_process(sandbox):
     assert all(line.startswith("running ") for line in status), status
     # the connections file holds the probe user's password: the owner's alone
     assert oct((sandbox / "airflow.env").stat().st_mode & 0o777) == "0o600"
+
+
+def test_a_pid_file_of_a_gone_zombie_or_foreign_process_counts_as_stopped(tmp_path):
+    # A machine that was switched off leaves stale pid files behind, whose numbers other processes may hold
+    # by now; a stopped daemon stays a zombie until init reaps it (every second or two on some machines).
+    # None of them may pass for a running daemon, or `start` would leave that daemon stopped.
+    gone = subprocess.Popen(["true"])
+    gone.wait()
+    zombie = subprocess.Popen(["true"])  # exits at once and stays a zombie: nobody waits for it yet
+    try:
+        for _ in range(200):
+            if "State:\tZ" in Path(f"/proc/{zombie.pid}/status").read_text():
+                break
+            subprocess.run(["sleep", "0.01"])
+        pidfiles = {
+            "mariadb/run/mariadb.pid": gone.pid,
+            "hosts/lb/run/nginx.pid": zombie.pid,
+            "hosts/staging-1/run/sshd.pid": "",
+            "hosts/uat-1/run/sshd.pid": "not-a-pid",
+            "hosts/uat-1/run/nginx.pid": os.getpid(),  # a number taken since by another process
+        }
+        for name, pid in pidfiles.items():
+            (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+            (tmp_path / name).write_text(f"{pid}\n")
+        env = {"PATH": "/usr/bin:/bin", "SANDBOX_ROOT": str(tmp_path)}
+        status = subprocess.run([str(SANDBOX / "target.sh"), "status"], env=env, capture_output=True, text=True)
+        assert status.returncode == 0, status.stderr
+        lines = status.stdout.splitlines()
+        for name in pidfiles:
+            assert f"stopped {name}" in lines
+    finally:
+        zombie.wait()
