@@ -34,6 +34,14 @@ os.environ.update(
 os.environ.pop("AIRFLOW__DATABASE__SQL_ALCHEMY_CONN", None)
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The e2e tests run last. pytest collects tests/e2e before tests/integration, and the e2e Airflow (a
+    session fixture) would otherwise keep its scheduler, parsing and scheduled runs busy beside every
+    integration test. Otherwise the order stays as collected."""
+    e2e = ROOT / "tests" / "e2e"
+    items.sort(key=lambda item: item.path.is_relative_to(e2e))
+
+
 @pytest.fixture(scope="session")
 def sandbox() -> Path:
     """The sandbox target, running, with its connections in this process's environment."""
