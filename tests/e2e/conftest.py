@@ -52,6 +52,7 @@ def base_config() -> dict[str, Any]:
     data["environments"]["uat"]["signoff"] = {"approvers": ["admin", "alice"], "poll_seconds": 15}
     data["environments"]["production"]["claim_timeout_minutes"] = 30
     data["environments"]["production"]["watch_minutes"] = 0  # a test that watches sets its own
+    data["defaults"]["probe"]["seconds"] = 1  # the load a verification sends: no test judges its length
     data["windows"] = {"maintenance": ALWAYS_OPEN, "major": ALWAYS_OPEN}
     return data
 

@@ -39,9 +39,11 @@ class Run:
 def no_watch(tmp_path_factory, inbox):
     """The sandbox's environment file without the post-release watch: ``dag.test()`` runs a
     reschedule sensor once only (the watch is tested against a real scheduler, in tests/e2e).
-    Its messages go to the inbox: production is announced on every channel, to its stakeholders."""
+    A verification's load lasts 1 s, not the policy's 3. Its messages go to the inbox: production is
+    announced on every channel, to its stakeholders."""
     data = yaml.safe_load((ROOT / "include" / "config" / "environments.yaml").read_text())
     data["environments"]["production"]["watch_minutes"] = 0
+    data["defaults"]["probe"]["seconds"] = 1  # the load a verification sends: no test judges its length
     data["notifications"] = Inbox.notifications()
     data["environments"]["production"]["stakeholders"] = STAKEHOLDERS
     path = tmp_path_factory.mktemp("config") / "environments.yaml"
