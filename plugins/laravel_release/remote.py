@@ -185,17 +185,15 @@ class RemoteScript(SSHOperator):
 
     def raise_for_status(self, exit_status: int, stderr: bytes, context: Any = None) -> None:
         if exit_status != 0:
-            tail = "\n".join(stderr.decode("utf-8", "replace").splitlines()[-15:])
-            raise RemoteError(
-                f"{self.host}: {self.step} failed with exit {exit_status}: {error_reason(stderr)}\n"
-                f"--- last lines of remote stderr ---\n{tail}"
-            )
+            raise step_failed(self.host, self.step, exit_status, stderr)
 
     def execute(self, context: Any = None) -> list[dict[str, Any]]:  # type: ignore[override]
         self._aim()
         started = time.monotonic()
         if self.step in DETACHED_STEPS and self.command != "true" and context:
-            results = self._run_detached(job_id(context["run_id"], context["ti"].task_id, self.host))
+            target = self.target[0] if isinstance(self.target, list) else self.target
+            job = job_id(context["run_id"], context["ti"].task_id, self.host)
+            results = run_detached(target, self.step, job, self.log)
             self.log.info("%s: %s done in %.2fs", self.host, self.step, time.monotonic() - started)
             return results
         try:
@@ -208,57 +206,69 @@ class RemoteScript(SSHOperator):
         self.log.info("%s: %s done in %.2fs", self.host, self.step, time.monotonic() - started)
         return results
 
-    def _run_detached(self, job: str) -> list[dict[str, Any]]:
-        """The step as job.sh's job ``job`` on the host: started once (a retry attaches to it), then polled
-        over short sessions until it ends. A dropped session is asked again; the work goes on meanwhile,
-        holding the database lock, and is never started twice."""
-        target = self.target[0] if isinstance(self.target, list) else self.target
-        conn, host, tools = str(self.ssh_conn_id), self.host, target["tools_dir"]
-        where = options(deploy_path=target["deploy_path"], id=job)
-        start = command(tools, "job", extra=[*where, "--start", "--command", str(self.command)])
-        for attempt in range(JOB_START_ATTEMPTS):  # asking again attaches to a job started already
-            try:
-                _, started, err = call(conn, host, start)
-            except (AirflowException, OSError, EOFError, SSHException) as lost:
-                started, err = [], str(lost)
-            if started:
-                break
-            self.log.warning("%s: no answer starting %s (%s): asking again", host, job, error_reason(err))
-            time.sleep(JOB_RECONNECT_SECONDS * (attempt + 1))
-        else:
-            raise RemoteError(f"{host}: {self.step} could not be started as job {job}: {error_reason(err)}")
-        if "error" in started[-1]:
-            raise RemoteError(f"{host}: {self.step} could not be started as job {job}: {started[-1]['error']}")
-        timeout = self.cmd_timeout if isinstance(self.cmd_timeout, (int, float)) else 1800
-        deadline = time.monotonic() + timeout
-        while True:
-            try:
-                code, out, err = _exec(
-                    conn,
-                    host,
-                    command(tools, "job", extra=[*where, "--wait", str(JOB_POLL_SECONDS)]),
-                    timeout=JOB_POLL_SECONDS + 60,
-                )
-                if code == SESSION_LOST:
-                    raise EOFError("the session closed without an exit status")
-            except (AirflowException, OSError, EOFError, SSHException) as lost:  # the session, not the job
-                if time.monotonic() > deadline:
-                    raise
-                self.log.warning("%s: lost the session while %s runs (%s): it goes on; asking again", host, job, lost)
-                time.sleep(JOB_RECONNECT_SECONDS)
-                continue
-            if code != JOB_RUNNING:
-                break
+
+def step_failed(host: str, step: str, exit_status: int, stderr: bytes | str) -> RemoteError:
+    """A step's failure on a host: its exit status, the script's own error line and the last lines it wrote."""
+    text = stderr.decode("utf-8", "replace") if isinstance(stderr, bytes) else stderr
+    tail = "\n".join(text.splitlines()[-15:])
+    return RemoteError(
+        f"{host}: {step} failed with exit {exit_status}: {error_reason(text)}\n"
+        f"--- last lines of remote stderr ---\n{tail}"
+    )
+
+
+def run_detached(target: dict[str, Any], step: str, job: str, logger: Any) -> list[dict[str, Any]]:
+    """``step`` of a host's planned ``target`` as job.sh's job ``job`` on the host: started once (a retry
+    attaches to it), then polled over short sessions until it ends. A dropped session is asked again; the
+    work goes on meanwhile, holding the database lock, and is never started twice."""
+    conn, host, tools = str(target["ssh_conn_id"]), target["host"], target["tools_dir"]
+    cmd_timeout = target["timeouts"][step]
+    where = options(deploy_path=target["deploy_path"], id=job)
+    start = command(tools, "job", extra=[*where, "--start", "--command", str(target["commands"][step])])
+    for attempt in range(JOB_START_ATTEMPTS):  # asking again attaches to a job started already
+        try:
+            _, started, err = call(conn, host, start)
+        except (AirflowException, OSError, EOFError, SSHException) as lost:
+            started, err = [], str(lost)
+        if started:
+            break
+        logger.warning("%s: no answer starting %s (%s): asking again", host, job, error_reason(err))
+        time.sleep(JOB_RECONNECT_SECONDS * (attempt + 1))
+    else:
+        raise RemoteError(f"{host}: {step} could not be started as job {job}: {error_reason(err)}")
+    if "error" in started[-1]:
+        raise RemoteError(f"{host}: {step} could not be started as job {job}: {started[-1]['error']}")
+    timeout = cmd_timeout if isinstance(cmd_timeout, (int, float)) else 1800
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            code, out, err = _exec(
+                conn,
+                host,
+                command(tools, "job", extra=[*where, "--wait", str(JOB_POLL_SECONDS)]),
+                timeout=JOB_POLL_SECONDS + 60,
+            )
+            if code == SESSION_LOST:
+                raise EOFError("the session closed without an exit status")
+        except (AirflowException, OSError, EOFError, SSHException) as lost:  # the session, not the job
             if time.monotonic() > deadline:
-                raise RemoteError(
-                    f"{host}: {self.step} is still running after {self.cmd_timeout} s (job {job}): it holds the "
-                    f"database lock until it ends; its output is in {target['deploy_path']}/.deploy/jobs/{job}. "
-                    "Wait for it before any other database step."
-                )
-        for line in err.splitlines():
-            self.log.info("%s: %s", host, line)
-        self.raise_for_status(code, err.encode())
-        return parse_results(out)
+                raise
+            logger.warning("%s: lost the session while %s runs (%s): it goes on; asking again", host, job, lost)
+            time.sleep(JOB_RECONNECT_SECONDS)
+            continue
+        if code != JOB_RUNNING:
+            break
+        if time.monotonic() > deadline:
+            raise RemoteError(
+                f"{host}: {step} is still running after {cmd_timeout} s (job {job}): it holds the "
+                f"database lock until it ends; its output is in {target['deploy_path']}/.deploy/jobs/{job}. "
+                "Wait for it before any other database step."
+            )
+    for line in err.splitlines():
+        logger.info("%s: %s", host, line)
+    if code != 0:
+        raise step_failed(host, step, code, err)
+    return parse_results(out)
 
 
 # the steps that run as job.sh jobs: long database work that must outlive a dropped session
