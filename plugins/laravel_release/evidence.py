@@ -133,7 +133,9 @@ def release_change(run: dict[str, Any], env: str = "production") -> Change | Non
     if not plan:
         missing.append("plan_release (version, what it replaced)")
     verified_state = tasks.get(f"{env}.release_verified")
-    rolled_back = _state(run, f"{env}.rollback.verify_rollback") == "success"
+    # switch_back verifies every host; runs from before that had a verify_rollback task of their own
+    verified_back = _state(run, f"{env}.rollback.verify_rollback") or _state(run, f"{env}.rollback.switch_back")
+    rolled_back = verified_back == "success"
     if verified_state == "success":
         outcome = "success"
     elif rolled_back:
@@ -270,7 +272,8 @@ TIMELINE = (
             ("decide_rollback", "rollback decided"),
             ("choose_rollback", "a person chose how to roll back"),
             ("approve_restore", "restore answered"),
-            ("switch_back", "switched back"),
+            ("switch_back", "switched back and verified"),
+            # the steps of runs from before switch_back did the database step and the verification too
             ("rollback_database", "database step done"),
             ("verify_rollback", "rollback verified"),
             ("record_rollback", "rollback recorded"),

@@ -215,9 +215,7 @@ def test_migrations_wait_for_the_backup_and_the_switch_for_migrations(dagbag, da
 
 ROLLBACK_GROUP = {
     "decide_rollback",
-    "switch_back",
-    "rollback_database",
-    "verify_rollback",
+    "switch_back",  # every host switched back at once, the database step, every host verified: one task
     "record_rollback",
     "escalate",
 }
@@ -243,13 +241,18 @@ def test_every_environment_is_judged_after_the_switch_and_branches_to_its_rollba
         assert {
             t.removeprefix(f"{env}.rollback.") for t in dag.task_ids if t.startswith(f"{env}.rollback.")
         } == ROLLBACK_GROUP | {"choose_rollback", "offer_restore"}
-        # nothing is switched before a person chose, when going back by code alone is not safe
+        # nothing is switched before a person chose, when going back by code alone is not safe: the switch
+        # waits for the gate, or follows the decision at once when decide_rollback skipped the gate
         choose = dag.get_task(f"{env}.rollback.choose_rollback")
         assert choose.upstream_task_ids == {f"{env}.rollback.decide_rollback"} and choose.retries == 0
-        assert dag.get_task(f"{env}.rollback.switch_back").upstream_task_ids == {f"{env}.rollback.choose_rollback"}
+        decided_or_chosen = {f"{env}.rollback.decide_rollback", f"{env}.rollback.choose_rollback"}
+        switch = dag.get_task(f"{env}.rollback.switch_back")
+        assert switch.upstream_task_ids == decided_or_chosen
+        assert switch.trigger_rule == "none_failed_min_one_success" and switch.retries == 0
         # a release's own rollback never restores unasked: it offers a restore, in a rollback run of its own
         offer = dag.get_task(f"{env}.rollback.offer_restore")
-        assert offer.upstream_task_ids == {f"{env}.rollback.choose_rollback"} and offer.trigger_dag_id == "rollback"
+        assert offer.upstream_task_ids == decided_or_chosen and offer.trigger_dag_id == "rollback"
+        assert offer.trigger_rule == "none_failed_min_one_success"
         # the lock is given back after either branch
         assert {f"{env}.cleanup_releases", f"{env}.rollback.record_rollback"} <= dag.get_task(
             f"{env}.release_environment"
@@ -291,8 +294,9 @@ def test_the_rollback_dag_is_the_same_task_group_inside_its_own_lock(dagbag):
     # a restore waits for a person, and so does an alert's rollback that is not safe: before the first change
     assert dag.get_task("rollback.approve_restore").upstream_task_ids == {"rollback.decide_rollback"}
     assert dag.get_task("rollback.choose_rollback").upstream_task_ids == {"rollback.approve_restore"}
-    assert dag.get_task("rollback.switch_back").upstream_task_ids == {"rollback.choose_rollback"}
-    assert dag.get_task("rollback.offer_restore").upstream_task_ids == {"rollback.choose_rollback"}
+    decided_or_chosen = {"rollback.decide_rollback", "rollback.choose_rollback"}
+    assert dag.get_task("rollback.switch_back").upstream_task_ids == decided_or_chosen
+    assert dag.get_task("rollback.offer_restore").upstream_task_ids == decided_or_chosen
     claim, give_back = dag.get_task("claim_environment"), dag.get_task("release_environment")
     assert claim.is_setup and give_back.is_teardown
     assert "claim_environment" in dag.get_task("rollback.decide_rollback").upstream_task_ids

@@ -470,7 +470,9 @@ def test_php_fpm_down_on_one_production_host_rolls_the_whole_environment_back(sa
     assert run.tasks["production.switch_release[1]"] == "success"
     assert "the reload failed on" in run.log and "verification decides" in run.log
     assert "production-2: health: http://127.0.0.1:8084/api/health answered 502" in run.log  # verified, and failed
-    assert run.tasks["production.rollback.switch_back[0]"] == "success"
+    # switched back on both hosts at once, then production-2 failed the rollback's verification
+    assert run.tasks["production.rollback.switch_back"] == "failed"
+    assert "the rollback to v1.0.0 failed verification (production stays frozen):\n- production-2: health:" in run.log
     # both hosts point back at the release they served; production-1 never stopped serving
     assert {h: live_on(sandbox, h) for h in PRODUCTION} == before
     assert {h: served_version(h) for h in PRODUCTION} == {h: "v1.0.0" for h in PRODUCTION}

@@ -72,7 +72,7 @@ def release(
         state = "failed"
         detected = start + timedelta(minutes=8)
         tasks[f"{env}.release_verified"] = "skipped"
-        tasks[f"{env}.rollback.verify_rollback[production-1]"] = "success"
+        tasks[f"{env}.rollback.switch_back"] = "success"
         tasks[f"{env}.rollback.record_rollback"] = "failed"
         xcom[f"{env}.watch_release"] = {"at": detected.timestamp(), "text": "ROLLBACK TRIGGER error rate: 12%"}
         xcom[f"{env}.rollback.record_rollback"] = {
@@ -118,7 +118,7 @@ def manual_rollback(start: datetime) -> dict:
         "conf": {"environment": "production", "reason": "INC-7: checkout 500s"},
         "start": start.isoformat(),
         "end": (start + timedelta(minutes=1)).isoformat(),
-        "tasks": {"rollback.switch_back[production-1]": "success", "rollback.record_rollback": "success"},
+        "tasks": {"rollback.switch_back": "success", "rollback.record_rollback": "success"},
         "ended": {},
         "xcom": {
             "plan_rollback": {"environment": "production", "reason": "INC-7: checkout 500s"},
@@ -359,22 +359,33 @@ def test_performance_metrics_checked_says_which_targets_were_met():
     assert item.proof.endswith("performance targets missed: p95 response time, pages (worst) 600 ms (target < 500 ms)")
 
 
+def test_a_run_from_before_switch_back_verified_reads_as_it_ended():
+    # such runs switched back per host (switch_back[host]) and verified in a task of its own
+    for verified, outcome in (("success", "rolled_back"), ("failed", "failed")):
+        run = release("release_hotfix", "v1.0.1", "v1.0.0", at(9), "rolled_back", commits=[at(9, 1)])
+        del run["tasks"]["production.rollback.switch_back"]
+        run["tasks"]["production.rollback.switch_back[production-1]"] = "success"
+        run["tasks"]["production.rollback.verify_rollback[production-1]"] = verified
+        change = evidence.release_change(run)
+        assert change is not None and change.outcome == outcome
+
+
 def test_a_post_mortem_timeline_tells_the_run_in_the_order_it_happened():
     run = release("release_hotfix", "v1.0.1", "v1.0.0", at(9), "rolled_back", commits=[at(9, 1)])
     run["ended"].update(
         {
             "production.switch_release[production-1]": at(9, 2, 5).isoformat(),
-            "production.rollback.switch_back[production-1]": at(9, 2, 8, 12).isoformat(),
+            "production.rollback.switch_back": at(9, 2, 8, 12).isoformat(),
             "production.rollback.record_rollback": at(9, 2, 8, 20).isoformat(),
         }
     )
     run["tasks"]["production.switch_release[production-1]"] = "success"
-    run["tasks"]["production.rollback.switch_back[production-1]"] = "success"
+    run["tasks"]["production.rollback.switch_back"] = "success"
     assert evidence.timeline(run) == [
         "2026-11-09 02:00:00 started by ci-bot (manual)",
         "2026-11-09 02:05:00 production: switched to the release (production-1)",
         "2026-11-09 02:08:00 production: ROLLBACK TRIGGER error rate: 12%",
-        "2026-11-09 02:08:12 production: switched back (production-1)",
+        "2026-11-09 02:08:12 production: switched back and verified",
         "2026-11-09 02:08:20 production.rollback.record_rollback failed",
         "2026-11-09 02:20:00 run ended: failed",
     ]
@@ -400,7 +411,7 @@ def test_a_post_mortem_is_asked_for_an_incident_only():
     from laravel_release.steps.postmortem import post_mortem_wanted
 
     ok = {"production.release_verified": "success"}
-    back = {"production.release_verified": "skipped", "production.rollback.verify_rollback_0": "success"}
+    back = {"production.release_verified": "skipped", "production.rollback.switch_back": "success"}
     assert post_mortem_wanted("release_hotfix", "manual__1", ok, "production") == ""
     assert post_mortem_wanted("release_hotfix", "manual__1", back, "production") == "production rolled back"
     failed = {"production.migrate_database": "failed", "production.release_verified": "upstream_failed"}

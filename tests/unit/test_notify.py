@@ -242,8 +242,7 @@ def test_the_outcome_of_a_stage_comes_from_its_task_states():
     assert outcome({"production.release_verified": "success"}, "production") == ("success", [])
     rolled = {
         "production.release_verified": "skipped",
-        "production.rollback.verify_rollback_0": "success",
-        "production.rollback.verify_rollback_1": "success",
+        "production.rollback.switch_back": "success",  # switched back and verified, every host
         "production.rollback.record_rollback": "failed",
     }
     assert outcome(rolled, "production") == ("rolled_back", ["production.rollback.record_rollback"])

@@ -230,6 +230,7 @@ def unsafe_decided(backup_taken="2026-12-03T02:00:00"):
         "code_only_safe": False,
         "automatic": True,
         "rows_since_backup": 3,
+        "rows_per_table": {"projects": 3},
         "backup_taken": backup_taken,
         "summary": ["migrations r4 ran: 2026_drop_status: destructive (drops a column or table)"],
     }
@@ -335,3 +336,29 @@ def test_choose_rollback_asks_only_when_nobody_chose_a_rollback_that_is_not_safe
         assert asked == ["production: r4 cannot go back by code alone. How should it roll back?"]
     else:
         assert result == decided
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {},  # a trigger's code rollback that is not safe: choose_rollback asks
+        {"code_only_safe": True},
+        {"automatic": False},
+        {"mode": "migrations"},
+        {"mode": "restore"},  # approve_restore asks
+        {"mode": "restore", "automatic": False, "code_only_safe": True},
+    ],
+)
+def test_the_gates_are_skipped_exactly_when_neither_would_ask(monkeypatch, change):
+    # decide_rollback skips both gates when waits_for says nobody is needed: it must agree with the gates
+    from airflow.providers.standard.operators.hitl import HITLOperator
+
+    from laravel_release.steps import rollback
+
+    decided = [{**t, "decision": {**t["decision"], **change}} for t in unsafe_decided()]
+    monkeypatch.setattr(rollback, "decided_by", lambda gate, context: decided)
+    asked = []
+    monkeypatch.setattr(HITLOperator, "execute", lambda self, context: asked.append(self.subject))
+    rollback.UnsafeRollbackGate(task_id="choose_rollback").execute({})
+    rollback.RestoreGate(task_id="approve_restore").execute({})
+    assert bool(asked) == bool(rollback.waits_for(decided[0]["decision"]))

@@ -116,7 +116,7 @@ def outcome(states: dict[str, str], environment: str) -> tuple[str, list[str]]:
     failed = sorted(t for t, s in states.items() if s in ("failed", "upstream_failed") and "announce" not in t)
     if all_succeeded(f"{environment}.release_verified"):
         return "success", []
-    if all_succeeded(f"{environment}.rollback.verify_rollback"):
+    if all_succeeded(f"{environment}.rollback.switch_back"):  # switched back and verified
         return "rolled_back", failed
     return "failed", failed
 

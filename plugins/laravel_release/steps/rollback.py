@@ -1,32 +1,34 @@
 """Roll an environment back: the task group of the release DAGs (automatic) and of the rollback DAG.
 
-    decide_rollback ─> [approve_restore ─>] choose_rollback ─> switch_back (every host) ─> rollback_database
-                    (primary) ─> verify_rollback (every host) ─> record_rollback ─> escalate (steps.announce:
-                    the escalation matrix, while unresolved)
-                                                   choose_rollback ─> offer_restore
+    decide_rollback ─> switch_back ─> record_rollback ─> escalate (steps.announce: the escalation
+                    │                                  matrix, while unresolved)
+                    └─> [approve_restore ─>] choose_rollback ─> switch_back       (when a person decides)
+    decide_rollback, choose_rollback ─> offer_restore
 
 The seed's process: ``decide_rollback`` freezes the environment, shows the
 decision inputs (the target, whether a code-only rollback is safe for the
 release being left, how many rows were written since its backup) and refuses
 what would be wrong (a target that is not kept, a second restore of
-a backup restored already). ``approve_restore`` (the rollback DAG) is the
-Required Action a restore waits on: the environment's approvers see the rows it
-would lose and type its confirmation; any other mode passes it at once.
+a backup restored already). When no person's decision is needed it skips the two
+gates, saying why, and the switch follows at once; otherwise they wait:
+``approve_restore`` (the rollback DAG) is the Required Action a restore waits on:
+the environment's approvers see the rows it would lose and type its confirmation.
 ``choose_rollback`` is for a rollback nobody chose (a release's own, or a rollback
-run an alert started: a trigger is named). It passes at once when going back by
-code alone is safe; when the release's migrations drop, rename or rewrite, nothing
-is switched until an approver chooses: undo the migrations, restore the backup
-(typed confirmation), or fix forward (the environment stays frozen on the release).
-A mode a person asked for passes it as asked.
-``switch_back`` is rollback.sh on each host: the atomic switch of ``current``
-backwards, the release left marked bad. The database step then undoes the
-bad release's migrations or restores its pre-release backup, if asked.
-``verify_rollback`` checks health and version on every host, and
-``record_rollback`` lifts the freeze and records the rollback. A rollback that
-fails keeps the environment frozen. The incident is announced when it is
-decided and its resolution when it is recorded (notify.py). A trigger's rollback
-is code only; when a data or database trigger caused it, ``offer_restore``
-starts a rollback DAG run that restores the backup only if an approver says so.
+run an alert started: a trigger is named) when the release's migrations drop,
+rename or rewrite: nothing is switched until an approver chooses: undo the
+migrations, restore the backup (typed confirmation), or fix forward (the
+environment stays frozen on the release).
+``switch_back`` runs rollback.sh on every host at once (the atomic switch of
+``current`` backwards, the release left marked bad), then the database step on
+the first host (the bad release's migrations undone, or its pre-release backup
+restored, if asked), then verifies health, version and smoke tests on every host:
+one task, so that the hosts change within the same second and the rollback waits
+on no scheduling between its steps. ``record_rollback`` lifts the freeze and
+records the rollback. A rollback that fails keeps the environment frozen. The
+incident is announced when it is decided and its resolution when it is recorded
+(notify.py). A trigger's rollback is code only; when a data or database trigger
+caused it, ``offer_restore`` starts a rollback DAG run that restores the backup
+only if an approver says so.
 """
 
 from __future__ import annotations
@@ -34,16 +36,22 @@ from __future__ import annotations
 import json
 import logging
 import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from typing import Any
 
 from airflow.providers.standard.operators.hitl import ApprovalOperator, HITLOperator
 from airflow.providers.standard.operators.trigger_dagrun import TriggerDagRunOperator
 from airflow.sdk import Param, TaskGroup, get_current_context, task
-from airflow.sdk.exceptions import AirflowException, AirflowFailException, AirflowSkipException
+from airflow.sdk.exceptions import (
+    AirflowException,
+    AirflowFailException,
+    AirflowSkipException,
+    DownstreamTasksSkipped,
+)
 
 from laravel_release import config, gates, migrations, notify, plan, policy, remote, verify
-from laravel_release.remote import RemoteScript
 from laravel_release.steps import announce
 from laravel_release.steps.judge import measure_database
 from laravel_release.steps.prepare import check_connections
@@ -394,8 +402,41 @@ def decide_rollback(
     }
     if request.get("trigger_text"):
         decision["trigger_text"] = request["trigger_text"]
+    person = waits_for(decision)
+    decision["summary"].append(person or "no person's decision is needed: the switch follows at once")
     decision["statuspage_incident"] = announce_incident(cfg, decision, ctx)
-    return [{**h, "decision": decision} for h in hosts]
+    targets = [{**h, "decision": decision} for h in hosts]
+    if person:
+        log.warning("WAITING FOR A PERSON: %s", person)
+        return targets
+    pass_the_gates(ctx, targets)
+    return targets  # not reached: pass_the_gates ends the task
+
+
+GATES = ("approve_restore", "choose_rollback")
+
+
+def waits_for(decision: dict[str, Any]) -> str:
+    """Why the rollback waits for a person before anything is switched ("" when it does not): a restore
+    loses rows (approve_restore), and a code rollback nobody chose is not safe when the release's migrations
+    drop, rename or rewrite (choose_rollback). The gates ask exactly then (RestoreGate, UnsafeRollbackGate)."""
+    if decision["mode"] == "restore":
+        return "a restore loses the rows written since its backup: an approver decides (approve_restore)"
+    if decision["automatic"] and decision["mode"] == "code" and not decision["code_only_safe"]:
+        return "nobody chose this rollback, and going back by code is not safe: an approver chooses (choose_rollback)"
+    return ""
+
+
+def pass_the_gates(context: Any, targets: list[dict[str, Any]]) -> None:
+    """No person's decision is needed: the gates of this group are skipped (the run shows them skipped, the
+    decision says why), so switch_back starts at once rather than after a task per gate. Ends the task:
+    its targets are pushed here, as its return value would be."""
+    ti = context["ti"]
+    group = ti.task_id.rpartition(".")[0]
+    gates_here = [f"{group}.{gate}" for gate in GATES if f"{group}.{gate}" in context["dag"].task_dict]
+    ti.xcom_push(key="return_value", value=targets)
+    log.info("no person's decision is needed: %s skipped", ", ".join(gates_here))
+    raise DownstreamTasksSkipped(tasks=gates_here)
 
 
 def code_rolled_back(request: dict[str, Any], status: dict[str, Any]) -> bool:
@@ -670,14 +711,18 @@ class UnsafeRollbackGate(HITLOperator):
 class OfferRestore(TriggerDagRunOperator):
     """After a release's own rollback for a data or database trigger: a rollback DAG run that restores the
     backup taken before the release only if an approver says so (its ``approve_restore``). Other triggers,
-    or no backup, start nothing."""
+    or no backup, start nothing. It follows the decision, or the choice when a person was asked."""
 
     def __init__(self, **kwargs: Any) -> None:
-        super().__init__(trigger_dag_id="rollback", wait_for_completion=False, **kwargs)
+        super().__init__(
+            trigger_dag_id="rollback",
+            wait_for_completion=False,
+            trigger_rule="none_failed_min_one_success",
+            **kwargs,
+        )
 
     def execute(self, context: Any) -> Any:
-        chosen = context["ti"].xcom_pull(task_ids=f"{self.task_group.group_id}.choose_rollback")  # type: ignore[union-attr]
-        decision = (chosen or [{}])[0].get("decision")
+        decision = (chosen_targets(context) or [{}])[0].get("decision")
         if decision and decision["mode"] == "restore":
             said = decision.get("chosen") or "mode restore"
             raise AirflowSkipException(f"{said}: the backup is restored by this run")
@@ -702,33 +747,118 @@ class OfferRestore(TriggerDagRunOperator):
         return super().execute(context)
 
 
-@task(map_index_template="{{ host }}", retries=0)
-def verify_rollback(target: dict[str, Any]) -> dict[str, Any]:
-    """The host serves the rollback's target, healthy (health, version, smoke tests)."""
-    host, checks = target["host"], target["verify"]
-    get_current_context()["host"] = host  # type: ignore[typeddict-unknown-key]
-    problems, probes = check_host(checks, checks["version"])
+def chosen_targets(context: Any) -> list[dict[str, Any]]:
+    """The rollback targets as a person chose them (``choose_rollback``), or as decided when nobody was asked
+    (the gates skipped)."""
+    ti = context["ti"]
+    group = ti.task_id.rpartition(".")[0]
+    chosen = ti.xcom_pull(task_ids=f"{group}.choose_rollback")
+    return list(chosen or ti.xcom_pull(task_ids=f"{group}.decide_rollback") or [])
+
+
+def on_every_host(targets: list[dict[str, Any]], work: Callable[[dict[str, Any]], Any]) -> list[Any]:
+    """``work`` for every target at once (one thread per host, over the task's shared connections); in order."""
+    with ThreadPoolExecutor(max_workers=len(targets) or 1) as pool:
+        return list(pool.map(work, targets))
+
+
+def switch_host(target: dict[str, Any]) -> dict[str, Any]:
+    """rollback.sh on one host: the switch of ``current`` back and the reload. Never raises: the outcome says."""
+    host, started = target["host"], time.monotonic()
+    try:
+        code, results, err = remote.call(
+            target["ssh_conn_id"], host, target["commands"]["rollback"], timeout=target["timeouts"]["rollback"]
+        )
+    except Exception as unreachable:  # noqa: BLE001  # a host not reached is that host's outcome
+        code, results, err = -1, [], str(unreachable)
+    seconds = round(time.monotonic() - started, 2)
+    if code != 0:
+        return {"host": host, "switched": False, "seconds": seconds, "error": remote.error_reason(err)}
+    log.info("%s: switched back to %s in %.2f s", host, target["release"], seconds)
+    return {"host": host, "switched": True, "seconds": seconds, "results": results}
+
+
+@task(task_id="switch_back", retries=0, trigger_rule="none_failed_min_one_success")
+@remote.shared_connections()
+def switch_back(**context: Any) -> dict[str, Any]:
+    """Every host switched back at once (rollback.sh: the atomic switch of ``current``, a graceful reload,
+    the release left marked bad), then the database step on the first host, then every host verified on
+    the target: health, version and smoke tests. Never retried (a retry would hide a fault); a failure keeps
+    the environment frozen and says which hosts serve what."""
+    targets = chosen_targets(context)
+    decision = targets[0]["decision"]
+    version = decision["version"]
+    started = time.monotonic()
+    switched = on_every_host(targets, switch_host)
+    switch_seconds = round(time.monotonic() - started, 2)
+    failed = [s for s in switched if not s["switched"]]
+    if failed:
+        done = [s["host"] for s in switched if s["switched"]]
+        raise RollbackFailed(
+            "the switch back failed on "
+            + "; ".join(f"{s['host']}: {s['error']}" for s in failed)
+            + f". Switched back to {version}: {', '.join(done) or 'none'}. The database step was not run and "
+            f"{decision['environment']} stays frozen. Switch the hosts that failed back by hand once they answer: "
+            f"rollback.sh --to {targets[0]['release']} (README.md, Break-glass); a new rollback run would start "
+            "from what the first host serves now."
+        )
+    primary = targets[0]
+    database: list[dict[str, Any]] = []
+    db_started = time.monotonic()
+    if primary["commands"]["database"] != "true":
+        job = remote.job_id(context["run_id"], context["ti"].task_id, primary["host"])
+        try:
+            database = remote.run_detached(primary, "database", job, log)
+        except remote.RemoteError as err:
+            raise RollbackFailed(
+                f"every host serves {version} again, but the database step ({decision['mode']}) failed: {err}\n"
+                f"{decision['environment']} stays frozen. See the job's output on {primary['host']}, and "
+                "README.md (Break-glass) before anything else touches the database."
+            ) from err
+    db_seconds = round(time.monotonic() - db_started, 2)
+    verify_started = time.monotonic()
+    checked = on_every_host(targets, lambda t: check_host(t["verify"], t["verify"]["version"]))
+    problems = [f"{t['host']}: {p}" for t, (found, _) in zip(targets, checked, strict=True) for p in found]
     if problems:
         raise RollbackFailed(
-            f"{host}: the rollback to {checks['version']} failed verification (the environment stays frozen):\n- "
+            f"the rollback to {version} failed verification ({decision['environment']} stays frozen):\n- "
             + "\n- ".join(problems)
         )
-    log.info("%s: serves %s, healthy", host, checks["version"])
-    return {"host": host, "version": checks["version"], "release": target["release"]}
+    verify_seconds = round(time.monotonic() - verify_started, 2)
+    log.warning(
+        "SWITCHED BACK to %s on %s in %.2f s (database step %.2f s), every host verified in %.2f s",
+        version,
+        ", ".join(t["host"] for t in targets),
+        switch_seconds,
+        db_seconds,
+        verify_seconds,
+    )
+    return {
+        "decision": decision,
+        "hosts": [{"host": s["host"], "version": version, "release": primary["release"], **s} for s in switched],
+        "database": database,
+        "switch_seconds": switch_seconds,
+        "database_seconds": db_seconds,
+        "verify_seconds": verify_seconds,
+        "seconds": round(time.monotonic() - started, 2),
+    }
 
 
 @task
-def record_rollback(
-    decided: list[dict[str, Any]], verified: list[dict[str, Any]], fail_run: bool = False
-) -> dict[str, Any]:
+def record_rollback(rolled: dict[str, Any], fail_run: bool = False) -> dict[str, Any]:
     """Lift the freeze this rollback set (only that one: an earlier freeze stays), and say what happened
     (a release's own rollback fails its run)."""
-    decision = decided[0]["decision"]
+    decision = rolled["decision"]
     cfg = config.load()
     env = cfg.environment(decision["environment"])
     gates.run_verb(_host(env.primary), "freeze", clear=True, by=decision["owner"], only_by=decision["owner"])
     seconds = round(time.time() - decision["started"], 1)
-    record = {**decision, "hosts": sorted(v["host"] for v in verified), "seconds": seconds}
+    record = {
+        **decision,
+        "hosts": sorted(h["host"] for h in rolled["hosts"]),
+        "seconds": seconds,
+        "switch_seconds": rolled["switch_seconds"],
+    }
     ctx = get_current_context()
     ctx["ti"].xcom_push(key="rollback", value=record)  # kept when the run is failed below
     message = notify.resolved(cfg.app_name, decision, seconds, record["hosts"], announce.link(ctx))
@@ -836,22 +966,18 @@ def rollback_environment(
     with TaskGroup("rollback", tooltip="roll the environment back"):
         decided = decide_rollback(request=request, release_plan=release_plan, verdict=verdict)
         # a person's say before the first change: a restore asked for (the rollback DAG), and a trigger's
-        # code rollback that is not safe (a release's own, or the rollback DAG's when an alert started it)
+        # code rollback that is not safe (a release's own, or the rollback DAG's when an alert started it).
+        # When nobody needs asking, decide_rollback skips both and switch_back follows it at once.
         choose = UnsafeRollbackGate(task_id="choose_rollback", retries=0)
         if request is not None:
             decided >> RestoreGate(task_id="approve_restore", retries=0) >> choose
         else:
             decided >> choose
-        chosen = choose.output  # the rollback targets, as decided or as the person chose
-        switch = RemoteScript.partial(
-            task_id="switch_back", step="rollback", retries=0, map_index_template="{{ task.host }}"
-        ).expand(target=chosen)
-        database = RemoteScript(task_id="rollback_database", step="database", target=chosen, retries=0)
-        verified = verify_rollback.expand(target=chosen)
-        record = record_rollback(chosen, verified, fail_run=fail_run)  # type: ignore[arg-type]
-        switch >> database >> verified
+        rolled = switch_back()
+        [decided, choose] >> rolled  # type: ignore[list-item]
+        record = record_rollback(rolled, fail_run=fail_run)  # type: ignore[arg-type]
         record >> announce.escalate(decided)
         # beside the switch, not after it: a task downstream of record_rollback would make a rolled-back
         # run succeed. The run it starts waits for the environment's lock, held until this rollback ends.
-        choose >> OfferRestore(task_id="offer_restore", retries=0)
+        [decided, choose] >> OfferRestore(task_id="offer_restore", retries=0)  # type: ignore[list-item]
     return decided, record
