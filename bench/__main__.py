@@ -8,12 +8,19 @@ deploy_*   continuous load (ab, 8 clients, /api/projects through the production 
 hotfix_*   trigger to production verified, in a real Airflow (standalone, LocalExecutor):
            wall seconds, and the seconds spent in remote commands along the run (for each
            step the slowest host), so Airflow's own share shows; the tasks the run waited on
-           one after the other (hotfix_tasks_on_critical_path), and all its tasks.
+           one after the other (hotfix_tasks_on_critical_path), and all its tasks; along that
+           path, the seconds between one task's end and the next one's start (scheduling and
+           starting a task's process: hotfix_path_waiting_seconds) and the seconds its tasks
+           ran (hotfix_path_running_seconds).
 rehearsal_seconds  that release's rollback rehearsal on staging: back to the previous release
            (its migration undone) and forward again, each verified.
 rollback_* the rollback DAG (mode code) under the same continuous load: requests served and
-           failed; seconds of work (the rollback's tasks, end to end on the slowest host)
-           and wall seconds (trigger to the previous version verified on every host).
+           failed; rollback_seconds, the rollback's own work (switch_back: the first host's
+           switch to every host verified on the previous version, the seconds in which users may
+           see either release); rollback_task_seconds, the seconds its tasks ran (the slowest
+           host's, the decision and the escalation included, the record not); wall seconds
+           (trigger to the previous version verified on every host), and how they split along
+           the tasks it waited on (as for the hotfix).
 seed_style_* the seed's procedure on the same hosts under the same load: stop nginx and
            php-fpm, check out and rebuild the previous tag, restore the dump, start again.
 detect_to_rollback_seconds  a release that trips a trigger in production (the security
@@ -35,6 +42,7 @@ import tempfile
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import yaml
 from airflow_client import client as af
@@ -158,8 +166,11 @@ def timings(api: Airflow, run_id: str, started: float) -> dict[str, float]:
     on_path = {k: v for k, v in remote.items() if "cleanup" not in k and "check_hosts" not in k}
     path = critical_path(tis, tasks, "production.release_verified")
     print(f"bench: the hotfix's critical path ({len(path)} tasks): {' > '.join(path)}", file=sys.stderr)
+    waited, ran = path_split(tis, path, started)
     return {
         "hotfix_tasks_on_critical_path": len(path),
+        "hotfix_path_waiting_seconds": waited,
+        "hotfix_path_running_seconds": ran,
         "rehearsal_seconds": float(rehearsed.get("seconds", 0.0)),
         "rehearsal_migrations_undone": float(len(rehearsed.get("migrations_undone") or [])),
         "hotfix_wall_seconds": round(verified.timestamp() - started, 2),
@@ -182,6 +193,25 @@ def critical_path(tis: list, tasks: list, last: str) -> list[str]:
     while ran := [u for u in upstream.get(path[-1], ()) if u in ended]:
         path.append(max(ran, key=ended.__getitem__))
     return path[::-1]
+
+
+def path_split(tis: list, path: list[str], started: float) -> tuple[float, float]:
+    """Along ``path``: the seconds between one task's end and the next one's start (scheduling, queueing,
+    starting its process), and the seconds the tasks ran (their DAG's parse included)."""
+    first: dict[str, Any] = {}
+    last: dict[str, Any] = {}
+    for ti in tis:
+        if ti.start_date is not None and ti.end_date is not None:
+            first[ti.task_id] = min(first.get(ti.task_id, ti.start_date), ti.start_date)
+            last[ti.task_id] = max(last.get(ti.task_id, ti.end_date), ti.end_date)
+    waited = ran = 0.0
+    previous = started
+    for task_id in path:
+        if task_id in first:
+            waited += max(first[task_id].timestamp() - previous, 0.0)
+            ran += (last[task_id] - first[task_id]).total_seconds()
+            previous = last[task_id].timestamp()
+    return round(waited, 2), round(ran, 2)
 
 
 def durations(api: Airflow, dag_id: str, run_id: str, prefix: str) -> dict[str, float]:
@@ -213,11 +243,27 @@ def rollback_figures(api: Airflow) -> dict[str, float]:
         sys.exit(f"bench: rollback ended {state}: {api.task_states('rollback', run_id)}")
     work = durations(api, "rollback", run_id, "rollback.")
     print("bench: the rollback's tasks (s): " + ", ".join(f"{k} {v:.2f}" for k, v in work.items()), file=sys.stderr)
+    rolled = api.xcom("rollback", run_id, "rollback.switch_back")
+    print(
+        f"bench: switch_back: every host switched in {rolled['switch_seconds']} s, the database step "
+        f"{rolled['database_seconds']} s, every host verified in {rolled['verify_seconds']} s",
+        file=sys.stderr,
+    )
+    with api._api() as c:
+        tis = af.TaskInstanceApi(c).get_task_instances("rollback", run_id, limit=1000).task_instances
+        tasks = af.TaskApi(c).get_tasks("rollback").tasks
+    path = critical_path(tis, tasks, "rollback.switch_back")
+    waited, ran = path_split(tis, path, started)
+    print(f"bench: the rollback's critical path ({len(path)} tasks): {' > '.join(path)}", file=sys.stderr)
     figures = {
+        "rollback_tasks_on_critical_path": len(path),
+        "rollback_path_waiting_seconds": waited,
+        "rollback_path_running_seconds": ran,
         "rollback_requests": served["requests"],
         "rollback_failed_requests": served["failed"],
-        "rollback_seconds": round(sum(v for k, v in work.items() if k != "rollback.record_rollback"), 2),
-        "rollback_wall_seconds": round(task_end(api, "rollback", run_id, "rollback.verify_rollback") - started, 2),
+        "rollback_seconds": float(rolled["seconds"]),
+        "rollback_task_seconds": round(sum(v for k, v in work.items() if k != "rollback.record_rollback"), 2),
+        "rollback_wall_seconds": round(task_end(api, "rollback", run_id, "rollback.switch_back") - started, 2),
     }
     backup = sorted((SANDBOX / "hosts/production-1/app/.deploy/backups").glob("*.sql.gz"))[-1].name
     load = Load(LOAD_URL)
@@ -242,7 +288,7 @@ def detect_figures(api: Airflow) -> dict[str, float]:
     finally:
         sh(*alarm, "--clear", "--by", "bench")
     live = task_end(api, "release_hotfix", run_id, "production.switch_release")
-    back = task_end(api, "release_hotfix", run_id, "production.rollback.verify_rollback")
+    back = task_end(api, "release_hotfix", run_id, "production.rollback.switch_back")  # and verified
     return {"detect_to_rollback_seconds": round(back - live, 2)}
 
 
