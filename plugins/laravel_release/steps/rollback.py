@@ -22,8 +22,8 @@ environment stays frozen on the release).
 ``current`` backwards, the release left marked bad), then the database step on
 the first host (the bad release's migrations undone, or its pre-release backup
 restored, if asked), then verifies health, version and smoke tests on every host:
-one task, so that the hosts change within the same second and the rollback waits
-on no scheduling between its steps. ``record_rollback`` lifts the freeze and
+one task, so that the hosts change within the same second and the rollback does
+not wait for a task to start between its steps. ``record_rollback`` lifts the freeze and
 records the rollback. A rollback that fails keeps the environment frozen. The
 incident is announced when it is decided and its resolution when it is recorded
 (notify.py). A trigger's rollback is code only; when a data or database trigger
