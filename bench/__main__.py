@@ -11,7 +11,9 @@ hotfix_*   trigger to production verified, in a real Airflow (standalone, LocalE
            one after the other (hotfix_tasks_on_critical_path), and all its tasks; along that
            path, the seconds between one task's end and the next one's start (scheduling and
            starting a task's process: hotfix_path_waiting_seconds) and the seconds its tasks
-           ran (hotfix_path_running_seconds).
+           ran (hotfix_path_running_seconds); the probes' configured seconds along that path (each
+           environment's baseline and verification: hotfix_probe_seconds), and hotfix_wall_ratio,
+           the wall seconds over the remote and the probes' seconds (the target: 2 at most).
 rehearsal_seconds  that release's rollback rehearsal on staging: back to the previous release
            (its migration undone) and forward again, each verified.
 rollback_* the rollback DAG (mode code) under the same continuous load: requests served and
@@ -167,14 +169,19 @@ def timings(api: Airflow, run_id: str, started: float) -> dict[str, float]:
     path = critical_path(tis, tasks, "production.release_verified")
     print(f"bench: the hotfix's critical path ({len(path)} tasks): {' > '.join(path)}", file=sys.stderr)
     waited, ran = path_split(tis, path, started)
+    probes = probe_seconds(path)
+    wall = round(verified.timestamp() - started, 2)
+    remote_seconds = round(sum(on_path.values()), 2)
     return {
         "hotfix_tasks_on_critical_path": len(path),
+        "hotfix_probe_seconds": probes,
+        "hotfix_wall_ratio": round(wall / (remote_seconds + probes), 2),
         "hotfix_path_waiting_seconds": waited,
         "hotfix_path_running_seconds": ran,
         "rehearsal_seconds": float(rehearsed.get("seconds", 0.0)),
         "rehearsal_migrations_undone": float(len(rehearsed.get("migrations_undone") or [])),
-        "hotfix_wall_seconds": round(verified.timestamp() - started, 2),
-        "hotfix_remote_seconds": round(sum(on_path.values()), 2),
+        "hotfix_wall_seconds": wall,
+        "hotfix_remote_seconds": remote_seconds,
         "hotfix_tasks": len({ti.task_id for ti in tis}),
     }
 
@@ -193,6 +200,14 @@ def critical_path(tis: list, tasks: list, last: str) -> list[str]:
     while ran := [u for u in upstream.get(path[-1], ()) if u in ended]:
         path.append(max(ran, key=ended.__getitem__))
     return path[::-1]
+
+
+def probe_seconds(path: list[str]) -> float:
+    """The probes' configured seconds along ``path``: each environment's baseline and verification
+    send their load for its ``probe.seconds``."""
+    cfg = config.load(config.DEFAULT_CONFIG)
+    probing = [t.split(".")[0] for t in path if t.endswith((".measure_baseline", ".verify_release"))]
+    return float(sum(cfg.environment(env).probe_seconds for env in probing))
 
 
 def path_split(tis: list, path: list[str], started: float) -> tuple[float, float]:
