@@ -236,8 +236,8 @@ def test_every_environment_is_judged_after_the_switch_and_branches_to_its_rollba
         assert f"{env}.switch_release" not in dag.get_task(f"{env}.verify_release").upstream_task_ids
         watch = dag.get_task(f"{env}.watch_release")
         assert watch.mode == "reschedule"  # the post-release watch holds no worker slot between checks
-        judge = dag.get_task(f"{env}.judge_release")
-        assert judge.downstream_task_ids == {f"{env}.release_verified", f"{env}.rollback.decide_rollback"}
+        # the watch branches itself (judge.take_one_way): on, or to the rollback
+        assert watch.downstream_task_ids == {f"{env}.release_verified", f"{env}.rollback.decide_rollback"}
         assert {
             t.removeprefix(f"{env}.rollback.") for t in dag.task_ids if t.startswith(f"{env}.rollback.")
         } == ROLLBACK_GROUP | {"choose_rollback", "offer_restore"}

@@ -294,7 +294,7 @@ def test_a_database_stopped_during_the_watch_rolls_the_code_back_and_only_offers
         subprocess.run([str(ROOT / "include/sandbox/target.sh"), "start"], check=True, capture_output=True)
     assert api.wait("release_hotfix", run_id, timeout=300) == "failed"
     states = api.task_states("release_hotfix", run_id)
-    assert "database connectivity failures" in api.task_log("release_hotfix", run_id, "production.judge_release")
+    assert "database connectivity failures" in api.task_log("release_hotfix", run_id, "production.watch_release")
     decided = api.task_log("release_hotfix", run_id, "production.rollback.decide_rollback")
     assert f"ROLLBACK of production: {bad} -> {before['production-1']}" in decided and "mode code" in decided
     assert states["production.rollback.record_rollback"] == "failed"  # rolled back: the run fails

@@ -4,7 +4,7 @@
     (after the gate)   claim_environment ─> check_hosts ─┬─> prepare_release ─┼─> migrate_database
                                                      ├─> backup_database ─┤
                                                      └─> measure_before ──┘
-      ─> measure_baseline ─> switch_release ─> switched ─> verify_release ─> watch_release ─> judge_release
+      ─> measure_baseline ─> switch_release ─> switched ─> verify_release ─> watch_release
            ─┬─> release_verified ─> cleanup_releases ─┬─> release_environment
             └─> rollback.* (steps.rollback) ──────────┴─> announce_finished
     claim_environment ─> announce_started
@@ -101,8 +101,8 @@ def deploy_environment(plan: Any, env: str, built: Any, previous: Any, rtype: Re
         baseline, _, verify = go_live(hosts)
         watch = judge.watch_release(plan, env, verify, before, rtype)
         verified = judge.release_verified(verify, watch)  # type: ignore[arg-type]
+        # the watch sends the environment on (release_verified) or to its rollback (judge.take_one_way)
         rollback, rolled_back = rollback_environment(release_plan=plan, verdict=watch, fail_run=True)
-        judge.judge_release(watch, env) >> [verified, rollback]  # type: ignore[arg-type]
         cleanup = on_each_host("cleanup_releases", "cleanup", hosts, retries=1)
         if env == "staging":  # the rollback plan, rehearsed before the release goes any further
             rehearsed = rehearse_rollback(plan, verified)  # type: ignore[arg-type]

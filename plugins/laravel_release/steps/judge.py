@@ -1,13 +1,15 @@
 """Judge a live release by the policy's rollback triggers, right after the switch and while it is watched.
 
-    switch_release ─> verify_release (per host) ─> watch_release ─> judge_release ─┬─> release_verified
-                                                                                   └─> rollback.decide_rollback
+    switch_release ─> verify_release (per host) ─> watch_release ─┬─> release_verified
+                                                                  └─> rollback.decide_rollback
 
 ``watch_release`` is a reschedule-mode sensor: it frees its worker slot between
 checks. Its first check judges what ``verify_release`` measured; later checks
 (every 15 s, for the watch period of the policy or the environment file)
 measure again. It ends at once when a trigger trips, or healthy when the
-period is over. ``judge_release`` sends the environment on or to its rollback.
+period is over, and then sends the environment on or to its rollback itself
+(the way not taken shows as skipped): the next step starts without waiting for
+a task of its own to branch.
 """
 
 from __future__ import annotations
@@ -16,9 +18,10 @@ import logging
 import shlex
 import time
 from datetime import timedelta
-from typing import Any
+from typing import Any, NoReturn
 
 from airflow.sdk import PokeReturnValue, task
+from airflow.sdk.exceptions import DownstreamTasksSkipped
 
 from laravel_release import config, gates, remote, verify
 from laravel_release.policy import ReleaseType
@@ -74,26 +77,29 @@ def watch_release(plan: Any, environment: str, verified: Any, before: Any, rtype
         verdict = judge(environment, measured, before, measure_database(hosts[0]))
         started = min(v["at"] for v in verified)
         if not verdict["healthy"]:
-            log.error("%s: %s", environment, verdict["text"])
-            return PokeReturnValue(is_done=True, xcom_value=verdict)
+            log.error("%s: rolling back. %s", environment, verdict["text"])
+            take_one_way(context, verdict, skip=["release_verified"])
         left = seconds - (time.time() - started)
         log.info("%s: %s; measured %s", environment, verdict["text"], verdict["measured"])
         if left <= 0:
             log.info("%s: watched for %.0f s: the release stays", environment, seconds)
-            return PokeReturnValue(is_done=True, xcom_value=verdict)
+            take_one_way(context, verdict, skip=["rollback.decide_rollback"])
         log.info("%s: watching the rollback triggers for %.0f s more", environment, left)
         return PokeReturnValue(is_done=False)
 
     return watch(plan, verified, before)
 
 
-@task.branch(task_id="judge_release")
-def judge_release(verdict: dict[str, Any], environment: str) -> str:
-    """A healthy release goes on; a tripped one goes to the environment's rollback."""
-    if verdict["healthy"]:
-        return f"{environment}.release_verified"
-    log.error("%s: rolling back. %s", environment, verdict["text"])
-    return f"{environment}.rollback.decide_rollback"
+def take_one_way(context: Any, value: Any, skip: list[str]) -> NoReturn:
+    """End the task the way a branch ends: ``value`` pushed as its return value would be, and the tasks of
+    ``skip`` (directly downstream, ids within the task's group) skipped. A branch operator after it would
+    be one more task to start, and each costs its own process."""
+    ti = context["ti"]
+    group = ti.task_id.rpartition(".")[0]
+    skipped = [f"{group}.{t}" if group else t for t in skip]
+    ti.xcom_push(key="return_value", value=value)
+    log.info("skipped: %s", ", ".join(skipped))
+    raise DownstreamTasksSkipped(tasks=skipped)
 
 
 @task(task_id="release_verified")

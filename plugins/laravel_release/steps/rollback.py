@@ -39,21 +39,16 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
-from typing import Any
+from typing import Any, NoReturn
 
 from airflow.providers.standard.operators.hitl import ApprovalOperator, HITLOperator
 from airflow.providers.standard.operators.trigger_dagrun import TriggerDagRunOperator
 from airflow.sdk import Param, TaskGroup, get_current_context, task
-from airflow.sdk.exceptions import (
-    AirflowException,
-    AirflowFailException,
-    AirflowSkipException,
-    DownstreamTasksSkipped,
-)
+from airflow.sdk.exceptions import AirflowException, AirflowFailException, AirflowSkipException
 
 from laravel_release import config, gates, migrations, notify, plan, policy, remote, verify
 from laravel_release.steps import announce
-from laravel_release.steps.judge import measure_database
+from laravel_release.steps.judge import measure_database, take_one_way
 from laravel_release.steps.prepare import check_connections
 from laravel_release.steps.verify import check_host, probe, probe_hook
 
@@ -410,7 +405,6 @@ def decide_rollback(
         log.warning("WAITING FOR A PERSON: %s", person)
         return targets
     pass_the_gates(ctx, targets)
-    return targets  # not reached: pass_the_gates ends the task
 
 
 GATES = ("approve_restore", "choose_rollback")
@@ -427,16 +421,12 @@ def waits_for(decision: dict[str, Any]) -> str:
     return ""
 
 
-def pass_the_gates(context: Any, targets: list[dict[str, Any]]) -> None:
+def pass_the_gates(context: Any, targets: list[dict[str, Any]]) -> NoReturn:
     """No person's decision is needed: the gates of this group are skipped (the run shows them skipped, the
-    decision says why), so switch_back starts at once rather than after a task per gate. Ends the task:
-    its targets are pushed here, as its return value would be."""
-    ti = context["ti"]
-    group = ti.task_id.rpartition(".")[0]
-    gates_here = [f"{group}.{gate}" for gate in GATES if f"{group}.{gate}" in context["dag"].task_dict]
-    ti.xcom_push(key="return_value", value=targets)
-    log.info("no person's decision is needed: %s skipped", ", ".join(gates_here))
-    raise DownstreamTasksSkipped(tasks=gates_here)
+    decision says why), so switch_back starts at once rather than after a task per gate. Ends the task."""
+    group = context["ti"].task_id.rpartition(".")[0]
+    log.info("no person's decision is needed: the gates are skipped")
+    take_one_way(context, targets, skip=[gate for gate in GATES if f"{group}.{gate}" in context["dag"].task_dict])
 
 
 def code_rolled_back(request: dict[str, Any], status: dict[str, Any]) -> bool:

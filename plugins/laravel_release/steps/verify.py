@@ -3,7 +3,7 @@
 Per host (``verify_release``): health, version, smoke tests, the authentication
 check, and a synthetic load (the paths of the config, for a few seconds) whose
 error rate and p95 are compared with the same load measured just before the
-switch (``measure_baseline``). Per environment (``judge_release``): those
+switch (``measure_baseline``). Per environment (``watch_release``): those
 numbers and the database's (connectivity, critical tables' rows, the security
 alarm) go through the policy's triggers; a healthy release goes on, a tripped
 one goes to the rollback task group.
@@ -199,7 +199,7 @@ def measure_host(target: dict[str, Any], baseline: dict[str, Any] | None, versio
 @task(map_index_template="{{ host }}", retries=0)
 def verify_release(target: dict[str, Any], baselines: list[Any] | None = None) -> dict[str, Any]:
     """The host's measurements after the switch. Failing checks are reported here and judged by
-    ``judge_release`` (which rolls the environment back), so this task itself does not fail."""
+    ``watch_release`` (which rolls the environment back), so this task itself does not fail."""
     get_current_context()["host"] = target["host"]  # type: ignore[typeddict-unknown-key]
     baseline = next((b for b in baselines or [] if b and b.get("host") == target["host"]), None)
     return measure_host(target, baseline)
