@@ -223,7 +223,10 @@ ROLLBACK_GROUP = {
 
 @pytest.mark.parametrize("dag_id", RELEASE_DAGS)
 def test_every_environment_is_judged_after_the_switch_and_branches_to_its_rollback(dagbag, dag_id):
+    from airflow.serialization.serialized_objects import DagSerialization
+
     dag = dagbag.dags[dag_id]
+    serialized = DagSerialization.from_dict(DagSerialization.to_dict(dag))
     for env in policy.RELEASE_TYPES[dag_id.removeprefix("release_")].stages:
         assert dag.get_task(f"{env}.measure_baseline").downstream_task_ids == {
             f"{env}.switch_release",
@@ -236,8 +239,10 @@ def test_every_environment_is_judged_after_the_switch_and_branches_to_its_rollba
         assert f"{env}.switch_release" not in dag.get_task(f"{env}.verify_release").upstream_task_ids
         watch = dag.get_task(f"{env}.watch_release")
         assert watch.mode == "reschedule"  # the post-release watch holds no worker slot between checks
-        # the watch branches itself (judge.take_one_way): on, or to the rollback
+        # the watch branches itself (judge.take_one_way): on, or to the rollback; and as a branch, the way not
+        # taken stays skipped when someone clears it
         assert watch.downstream_task_ids == {f"{env}.release_verified", f"{env}.rollback.decide_rollback"}
+        assert serialized.get_task(f"{env}.watch_release").inherits_from_skipmixin  # what the scheduler reads
         assert {
             t.removeprefix(f"{env}.rollback.") for t in dag.task_ids if t.startswith(f"{env}.rollback.")
         } == ROLLBACK_GROUP | {"choose_rollback", "offer_restore"}

@@ -20,7 +20,10 @@ import time
 from datetime import timedelta
 from typing import Any, NoReturn
 
+from airflow.providers.standard.decorators.sensor import DecoratedSensorOperator
 from airflow.sdk import PokeReturnValue, task
+from airflow.sdk.bases.decorator import task_decorator_factory
+from airflow.sdk.bases.skipmixin import XCOM_SKIPMIXIN_KEY, XCOM_SKIPMIXIN_SKIPPED
 from airflow.sdk.exceptions import DownstreamTasksSkipped
 
 from laravel_release import config, gates, remote, verify
@@ -56,8 +59,17 @@ def judge(
     }
 
 
+class BranchingSensor(DecoratedSensorOperator):
+    """A ``@task.sensor`` that ends by taking one way (``take_one_way``), and says so as a branch does: a
+    task on the way not taken that someone clears later is skipped again, not run."""
+
+    inherits_from_skipmixin = True
+
+
 def watch_release(plan: Any, environment: str, verified: Any, before: Any, rtype: ReleaseType) -> Any:
-    @task.sensor(
+    @task_decorator_factory(
+        multiple_outputs=False,
+        decorated_operator_class=BranchingSensor,
         task_id="watch_release",
         poke_interval=gates.MIN_POKE_SECONDS,
         mode="reschedule",
@@ -98,6 +110,7 @@ def take_one_way(context: Any, value: Any, skip: list[str]) -> NoReturn:
     group = ti.task_id.rpartition(".")[0]
     skipped = [f"{group}.{t}" if group else t for t in skip]
     ti.xcom_push(key="return_value", value=value)
+    ti.xcom_push(key=XCOM_SKIPMIXIN_KEY, value={XCOM_SKIPMIXIN_SKIPPED: skipped})  # read when one is cleared
     log.info("skipped: %s", ", ".join(skipped))
     raise DownstreamTasksSkipped(tasks=skipped)
 
