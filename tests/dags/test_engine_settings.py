@@ -36,12 +36,13 @@ def test_the_local_executor_starts_its_workers_from_a_fork_server_with_the_proje
         "        importlib.import_module(m)\n"
         "    except Exception as e:\n"
         "        failed.append(f'{m}: {e!r}')\n"
-        "print('\\n'.join(failed))\n"
+        "print('NOT IMPORTED: ' + '; '.join(failed) if failed else 'ALL IMPORTED')\n"
     )
     result = subprocess.run(
         [sys.executable, "-c", check, *modules], env=env, capture_output=True, text=True, check=True, timeout=120
     )
-    assert result.stdout.strip() == "", result.stdout
+    said = result.stdout.strip().splitlines()  # Airflow's warnings may come first, on stdout too
+    assert said and said[-1] == "ALL IMPORTED", result.stdout
 
 
 def test_a_project_override_wins(tmp_path):
